@@ -1,0 +1,1 @@
+"""The ``iops`` command line."""

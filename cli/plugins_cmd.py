@@ -1,0 +1,40 @@
+"""``iops plugins``: every discovered plugin, its detectors and enrichers, and what is enabled."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from detectors import plugins
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plugins", help="list detector plugins (built-in or from which distribution)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    owners = plugins.detector_owners()
+    enricher_owners = plugins.enricher_owners()
+    enabled = set(plugins.enabled_detector_names())
+    rows = []
+    for info in plugins.plugin_infos():
+        rows.append(
+            {
+                "plugin": info.name,
+                "source": "built-in" if info.builtin else f"{info.distribution or '?'} {info.version or ''}".strip(),
+                "module": info.module,
+                "detectors": [
+                    {"name": d, "enabled": d in enabled} for d, owner in sorted(owners.items()) if owner == info.name
+                ],
+                "enrichers": sorted(e for e, owner in enricher_owners.items() if owner == info.name),
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        dets = ", ".join(f"{d['name']}{' (enabled)' if d['enabled'] else ''}" for d in row["detectors"]) or "-"
+        print(f"{row['plugin']:<14} {row['source']:<28} detectors: {dets}; enrichers: {', '.join(row['enrichers']) or '-'}")
+    return 0

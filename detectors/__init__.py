@@ -1,0 +1,1 @@
+"""Detector plugins: the contract, the plugin manager and the built-in detectors."""

@@ -1,0 +1,124 @@
+"""The detector contract: the one module a plugin author imports.
+
+A *detector* scores every new point of one series (an entity such as a host or an
+InfiniBand stream, plus one metric name) with a number in [0, 1], causally: the score
+of a point may depend on that point and earlier ones only. The runtime hands the
+detector the series' state (whatever `new_state` returned, after earlier calls) and
+stores it between invocations, so a detector never reads AWS itself unless it is a
+remote detector (SageMaker, Bedrock), marked with ``remote = True``.
+
+State must survive a JSON round trip (dicts, lists, str, float, int, bool, None):
+the runtime persists it per series in DynamoDB between Lambda invocations and
+`detectors.testing` checks that scoring after a round trip equals scoring without one.
+
+An *enricher* turns a finding (a point the runtime decided is anomalous) into words
+for people: an explanation, concrete recommendations, optionally a revised risk score
+and prediction type. Enrichers are called only for findings at or above their
+``min_severity`` and must return before the given deadline (``time.monotonic()`` value).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+State = dict[str, Any]
+"""Per-series detector state; must survive ``json.loads(json.dumps(state))``."""
+
+SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesKey:
+    """One series: the entity (host or stream) and the metric name."""
+
+    entity: str
+    metric: str
+
+    def __str__(self) -> str:
+        return f"{self.entity}#{self.metric}"
+
+    @classmethod
+    def parse(cls, text: str) -> SeriesKey:
+        entity, _, metric = text.rpartition("#")
+        return cls(entity, metric)
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One observation: epoch seconds and a finite value."""
+
+    timestamp: float
+    value: float
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Scores new points of a series in [0, 1], causally, from per-series state."""
+
+    name: str
+    """Unique, lowercase; used in config (``IOPS_DETECTORS``) and in ``model_used``."""
+
+    remote: bool
+    """True when the detector calls an AWS service (the runtime then isolates it harder)."""
+
+    def new_state(self, series: SeriesKey) -> State:
+        """The state of a series this detector has never seen."""
+        ...
+
+    def score(self, series: SeriesKey, state: State, points: Sequence[Point]) -> list[float]:
+        """Score ``points`` (oldest first, strictly after every point seen before).
+
+        Mutates ``state`` in place to remember what it needs; returns one score per point.
+        """
+        ...
+
+
+@dataclass(slots=True)
+class Finding:
+    """A point the runtime judged anomalous, with what an enricher needs to explain it."""
+
+    series: SeriesKey
+    point: Point
+    score: float
+    """Combined detector score in [0, 1]."""
+    scores: dict[str, float]
+    """Each detector's own score for this point."""
+    expected: float | None
+    """What the series usually looks like here (median of recent history)."""
+    risk_score: int
+    severity: str
+    confidence: float
+    context: list[Point] = field(default_factory=list)
+    """Recent history of the series, oldest first, ending with ``point``."""
+    insight_type: str = "anomaly"
+    prediction_type: str = "performance_degradation"
+    model_used: str = ""
+
+
+@dataclass(slots=True)
+class Enrichment:
+    """What an enricher adds to a finding."""
+
+    explanation: str
+    recommendations: list[str]
+    model_used: str
+    risk_score: int | None = None
+    prediction_type: str | None = None
+
+
+@runtime_checkable
+class Enricher(Protocol):
+    """Explains findings for people (e.g. an LLM); falls back rather than raising."""
+
+    name: str
+    min_severity: str
+
+    def enrich(self, finding: Finding, deadline: float) -> Enrichment | None:
+        """Explain ``finding``; return None to leave it to the next enricher."""
+        ...
+
+
+def severity_rank(severity: str) -> int:
+    """Order of a severity name: LOW=0 .. CRITICAL=3."""
+    return SEVERITIES.index(severity)

@@ -1,0 +1,160 @@
+"""The plugin manager: discovers detector plugins once, lazily, through entry points.
+
+Built-in plugins are declared in this project's ``pyproject.toml`` under the
+``iops_dashboard`` entry-point group exactly like third-party ones, so the AI Lambda,
+``iops plugins`` and ``iops evaluate`` all see the same set.
+
+``IOPS_PLUGINS`` (comma-separated plugin names) limits which plugins load;
+``IOPS_DETECTORS`` (comma-separated detector names) chooses which loaded detectors run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from detectors import hookspecs
+from detectors.contract import Detector, Enricher
+
+ENTRY_POINT_GROUP = hookspecs.PROJECT
+DISTRIBUTION = "iops-dashboard"
+DEFAULT_PLUGINS = {
+    "statistical": "detectors.statistical",
+    "lstm": "detectors.lstm",
+    "sagemaker": "detectors.sagemaker",
+    "bedrock": "detectors.bedrock",
+}
+"""Used only when the project runs from a checkout whose entry points are not installed."""
+DEFAULT_DETECTORS = ("statistical",)
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    name: str
+    module: str
+    distribution: str | None
+    version: str | None
+    builtin: bool
+
+
+_pm: pluggy.PluginManager | None = None
+_infos: dict[str, PluginInfo] = {}
+
+
+def _allowed() -> set[str] | None:
+    raw = os.environ.get("IOPS_PLUGINS", "").strip()
+    return {p.strip() for p in raw.split(",") if p.strip()} if raw else None
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """Load plugins on first use; later calls return the same manager."""
+    global _pm
+    if _pm is not None:
+        return _pm
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    allowed = _allowed()
+    infos: dict[str, PluginInfo] = {}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in infos or (allowed is not None and ep.name not in allowed):
+            continue
+        dist = ep.dist.name if ep.dist else None
+        pm.register(ep.load(), name=ep.name)
+        infos[ep.name] = PluginInfo(
+            ep.name,
+            ep.value,
+            dist,
+            ep.dist.version if ep.dist else None,
+            builtin=_is_builtin(dist),
+        )
+    for name, module in DEFAULT_PLUGINS.items():
+        if name not in infos and (allowed is None or name in allowed):
+            pm.register(importlib.import_module(module), name=name)
+            infos[name] = PluginInfo(name, module, None, None, builtin=True)
+    pm.check_pending()  # a hookimpl that matches no hookspec is an error, not a silent no-op
+    _pm = pm
+    _infos.clear()
+    _infos.update(infos)
+    return pm
+
+
+def _is_builtin(dist: str | None) -> bool:
+    return dist is not None and dist.replace("_", "-").lower() == DISTRIBUTION
+
+
+def reset() -> None:
+    """Forget loaded plugins (tests, or after changing ``IOPS_PLUGINS``)."""
+    global _pm
+    _pm = None
+    _infos.clear()
+
+
+def plugin_infos() -> list[PluginInfo]:
+    get_plugin_manager()
+    return sorted(_infos.values(), key=lambda i: (not i.builtin, i.name))
+
+
+def _collect(hook: Any) -> dict[str, tuple[str, Any]]:
+    """Run a ``register_*`` hook per plugin; returns name -> (plugin, object)."""
+    pm = get_plugin_manager()
+    found: dict[str, tuple[str, Any]] = {}
+    for plugin_name, plugin in pm.list_name_plugin():
+        impl = getattr(plugin, hook, None)
+        if impl is None:
+            continue
+        items: list[Any] = []
+        impl(register=items.append)
+        for item in items:
+            if item.name in found:
+                raise ValueError(
+                    f"{hook}: {item.name!r} registered by both {found[item.name][0]!r} and {plugin_name!r}"
+                )
+            found[item.name] = (plugin_name, item)
+    return found
+
+
+def all_detectors() -> dict[str, Detector]:
+    """Every detector any loaded plugin registers, by name."""
+    return {name: det for name, (_, det) in _collect("register_detectors").items()}
+
+
+def detector_owners() -> dict[str, str]:
+    """Detector name -> the plugin that registered it."""
+    return {name: plugin for name, (plugin, _) in _collect("register_detectors").items()}
+
+
+def enricher_owners() -> dict[str, str]:
+    """Enricher name -> the plugin that registered it."""
+    return {name: plugin for name, (plugin, _) in _collect("register_enrichers").items()}
+
+
+def all_enrichers() -> dict[str, Enricher]:
+    return {name: enr for name, (_, enr) in _collect("register_enrichers").items()}
+
+
+def enabled_detector_names() -> list[str]:
+    raw = os.environ.get("IOPS_DETECTORS", "").strip()
+    return [d.strip() for d in raw.split(",") if d.strip()] if raw else list(DEFAULT_DETECTORS)
+
+
+def enabled_detectors() -> dict[str, Detector]:
+    """The detectors named in ``IOPS_DETECTORS`` (default: statistical), in that order."""
+    available = all_detectors()
+    missing = [n for n in enabled_detector_names() if n not in available]
+    if missing:
+        raise LookupError(
+            f"detectors not found: {', '.join(missing)} (loaded: {', '.join(sorted(available)) or 'none'})"
+        )
+    return {n: available[n] for n in enabled_detector_names()}
+
+
+def get_detector(name: str) -> Detector:
+    available = all_detectors()
+    if name not in available:
+        raise LookupError(f"unknown detector {name!r}; available: {', '.join(sorted(available))}")
+    return available[name]
