@@ -137,6 +137,16 @@ def all_enrichers() -> dict[str, Enricher]:
     return {name: enr for name, (_, enr) in _collect("register_enrichers").items()}
 
 
+def enabled_enrichers() -> dict[str, Enricher]:
+    """The enrichers named in ``IOPS_ENRICHERS`` (default: every loaded one)."""
+    available = all_enrichers()
+    raw = os.environ.get("IOPS_ENRICHERS")
+    if raw is None:
+        return available
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    return {n: available[n] for n in names if n in available}
+
+
 def enabled_detector_names() -> list[str]:
     raw = os.environ.get("IOPS_DETECTORS", "").strip()
     return [d.strip() for d in raw.split(",") if d.strip()] if raw else list(DEFAULT_DETECTORS)

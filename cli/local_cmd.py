@@ -1,0 +1,60 @@
+"""``iops local``: the whole system on this machine, on an embedded AWS emulator."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from local.system import LocalSystem
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("local", help="run the whole system locally (embedded AWS emulator)")
+    p.add_argument("--port", type=int, default=8000, help="API and dashboard port (default 8000)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--api-key", help="API key POST /metrics requires (default: generated)")
+    p.add_argument("--demo", action="store_true", help="also send demo traffic with injected anomalies")
+    p.add_argument("--demo-minutes", type=int, default=120, help="history the demo backfills (default 120)")
+    p.add_argument("--detectors", help="comma-separated detectors to run (env IOPS_DETECTORS)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    extra = {"IOPS_DETECTORS": args.detectors} if args.detectors else {}
+    system = LocalSystem(port=args.port, host=args.host, extra_env=extra)
+    if args.api_key:
+        system.api_key = args.api_key
+    try:
+        system.start()
+    except OSError as exc:
+        print(f"iops local: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    print(f"IOps Dashboard (local) at {system.url}", flush=True)
+    print(f"  dashboard  {system.url}/", flush=True)
+    print(f"  API        {system.url}  (POST /metrics needs x-api-key: {system.api_key})", flush=True)
+    print(f"  emulator   {system.emu.endpoint}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if args.demo:
+        from cli.demo_cmd import backfill, live
+        from local.traffic import Fleet
+
+        def demo() -> None:
+            fleet = Fleet()
+            try:
+                backfill(system.url, system.api_key, fleet, args.demo_minutes)
+                print("demo: history sent; injected " + ", ".join(f"{i.kind} on {i.entity} {i.metric}" for i in fleet.injected), flush=True)
+                live(system.url, system.api_key, fleet, 5.0, stop)
+            except Exception as exc:  # noqa: BLE001
+                print(f"demo traffic stopped: {exc}", file=sys.stderr)
+
+        threading.Thread(target=demo, name="demo", daemon=True).start()
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    print("stopping...", flush=True)
+    system.stop()
+    return 0

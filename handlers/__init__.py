@@ -1,0 +1,1 @@
+"""Lambda entry points and the plain functions they call (no pulumi imports here)."""

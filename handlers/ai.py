@@ -1,0 +1,76 @@
+"""AI Lambda: DynamoDB stream batches of new metrics -> detectors -> insights -> alerts."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from detectors import plugins
+from handlers import aws
+from handlers.settings import Settings
+from handlers.stream import BatchOutcome, Processor, process_batch
+
+logger = Logger(service="iops-ai")
+_processor: Processor | None = None
+
+
+class RecordFailed(RuntimeError):
+    """Marks a record whose series could not be fully processed (Lambda retries it)."""
+
+
+def get_processor() -> Processor:
+    """Built on first use and kept for the container's life: plugins load once."""
+    global _processor
+    if _processor is None:
+        _processor = Processor(
+            ddb=aws.client("dynamodb"),
+            events=aws.client("events"),
+            settings=Settings.from_env(),
+            detectors=plugins.enabled_detectors(),
+            enrichers=plugins.enabled_enrichers(),
+            enrich_min_severity=os.environ.get("ENRICH_MIN_SEVERITY", "HIGH"),
+            enrich_max_calls=int(os.environ.get("ENRICH_MAX_CALLS", "10")),
+        )
+    return _processor
+
+
+def reset() -> None:
+    """Forget the cached processor (tests, local system after a config change)."""
+    global _processor
+    _processor = None
+
+
+@logger.inject_lambda_context
+def handler(event: dict, context: LambdaContext) -> dict:
+    started = time.monotonic()
+    deadline = started + context.get_remaining_time_in_millis() / 1000
+    outcome: BatchOutcome = process_batch(get_processor(), event.get("Records", []), deadline)
+    logger.info(
+        "batch",
+        extra={
+            "records": len(event.get("Records", [])),
+            "points": outcome.points,
+            "skipped": outcome.skipped,
+            "insights": len(outcome.insights),
+            "published": outcome.published,
+            "failed_records": len(outcome.failed),
+            "detector_failures": outcome.detector_failures,
+            "seconds": round(time.monotonic() - started, 3),
+        },
+    )
+
+    def record_handler(record: DynamoDBRecord) -> None:
+        if record.dynamodb and record.dynamodb.sequence_number in outcome.failed:
+            raise RecordFailed(f"record {record.dynamodb.sequence_number} must be retried")
+
+    return process_partial_response(
+        event=event,
+        record_handler=record_handler,
+        processor=BatchProcessor(event_type=EventType.DynamoDBStreams),
+        context=context,
+    )

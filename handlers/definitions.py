@@ -1,0 +1,172 @@
+"""One definition of every table, index and route.
+
+The Pulumi components build DynamoDB tables and API Gateway routes from these, and the
+local system creates the same tables in moto and dispatches HTTP requests with the same
+route table, so the two can never drift apart. Nothing here imports pulumi.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    name: str
+    hash_key: str
+    range_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A DynamoDB table: ``logical`` names it in config, env vars and resource names."""
+
+    logical: str
+    hash_key: str
+    range_key: str | None
+    attributes: dict[str, str]
+    """Types ("S", "N", "B") of every key attribute, table and indexes."""
+    indexes: tuple[Index, ...] = ()
+    ttl_attribute: str | None = None
+    stream_view: str | None = None
+    env_var: str = ""
+
+    def physical_name(self, prefix: str) -> str:
+        return f"{prefix}-{self.logical}"
+
+    def create_table_kwargs(self, name: str) -> dict:
+        """Arguments for boto3 ``create_table`` (the local system's copy of this table)."""
+        keys = [{"AttributeName": self.hash_key, "KeyType": "HASH"}]
+        if self.range_key:
+            keys.append({"AttributeName": self.range_key, "KeyType": "RANGE"})
+        kwargs: dict = {
+            "TableName": name,
+            "KeySchema": keys,
+            "AttributeDefinitions": [{"AttributeName": a, "AttributeType": t} for a, t in self.attributes.items()],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if self.indexes:
+            kwargs["GlobalSecondaryIndexes"] = [
+                {
+                    "IndexName": ix.name,
+                    "KeySchema": [
+                        {"AttributeName": ix.hash_key, "KeyType": "HASH"},
+                        {"AttributeName": ix.range_key, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+                for ix in self.indexes
+            ]
+        if self.stream_view:
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": self.stream_view}
+        return kwargs
+
+
+METRICS = Table(
+    logical="metrics",
+    hash_key="hostname",
+    range_key="timestamp",
+    attributes={"hostname": "S", "timestamp": "N"},
+    ttl_attribute="ttl",
+    stream_view="NEW_IMAGE",
+    env_var="METRICS_TABLE",
+)
+"""One item per (host or stream, epoch milliseconds); metric values are numeric attributes."""
+
+SEVERITY_INDEX = "severity-timestamp-index"
+RECENT_INDEX = "recent-index"
+ENTITY_INDEX = "entity-timestamp-index"
+
+INSIGHTS = Table(
+    logical="insights",
+    hash_key="insightId",
+    range_key="timestamp",
+    attributes={"insightId": "S", "timestamp": "N", "severity": "S", "entity_type": "S", "entity_id": "S"},
+    indexes=(
+        Index(SEVERITY_INDEX, "severity", "timestamp"),
+        # Every insight carries entity_type="insight", so this index lists all insights newest first.
+        Index(RECENT_INDEX, "entity_type", "timestamp"),
+        Index(ENTITY_INDEX, "entity_id", "timestamp"),
+    ),
+    ttl_attribute="ttl",
+    env_var="INSIGHTS_TABLE",
+)
+
+DETECTOR_STATE = Table(
+    logical="detector-state",
+    hash_key="seriesKey",
+    range_key=None,
+    attributes={"seriesKey": "S"},
+    ttl_attribute="ttl",
+    env_var="STATE_TABLE",
+)
+"""Per-series detector state (one item per host#metric), written once per stream batch."""
+
+TABLES = (METRICS, INSIGHTS, DETECTOR_STATE)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One API route: which Lambda serves it and whether API Gateway demands an API key."""
+
+    method: str
+    path: str
+    function: str
+    summary: str
+    api_key: bool = False
+    query: tuple[str, ...] = ()
+    required_query: tuple[str, ...] = field(default=())
+
+
+INGEST_FN = "ingest"
+QUERY_FN = "query"
+INSIGHTS_FN = "insights"
+
+ROUTES = (
+    Route("POST", "/metrics", INGEST_FN, "Ingest one metric or {\"metrics\": [...]}", api_key=True),
+    Route("GET", "/metrics", QUERY_FN, "Metrics of a host, newest first", query=("hostname", "from", "to", "limit", "nextToken")),
+    Route("GET", "/openapi.json", QUERY_FN, "This API's OpenAPI document"),
+    Route(
+        "GET",
+        "/insights",
+        INSIGHTS_FN,
+        "Insights, newest first, filtered",
+        query=("severity", "host", "type", "since", "limit", "nextToken"),
+    ),
+    Route("GET", "/insights/recent", INSIGHTS_FN, "The newest insights", query=("limit",)),
+    Route("GET", "/insights/{id}", INSIGHTS_FN, "One insight by id"),
+)
+
+
+def routes_for(function: str) -> tuple[Route, ...]:
+    return tuple(r for r in ROUTES if r.function == function)
+
+
+def match_route(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    """The route serving ``method path`` and its path parameters (literal segments win)."""
+    parts = [p for p in path.split("/") if p]
+    best: tuple[int, Route, dict[str, str]] | None = None
+    for route in ROUTES:
+        if route.method != method:
+            continue
+        rparts = [p for p in route.path.split("/") if p]
+        if len(rparts) != len(parts):
+            continue
+        params: dict[str, str] = {}
+        literal = 0
+        for rp, p in zip(rparts, parts, strict=True):
+            if rp.startswith("{") and rp.endswith("}"):
+                params[rp[1:-1]] = p
+            elif rp == p:
+                literal += 1
+            else:
+                break
+        else:
+            if best is None or literal > best[0]:
+                best = (literal, route, params)
+    return (best[1], best[2]) if best else None
+
+
+def allowed_methods(path: str) -> set[str]:
+    """Methods some route accepts on ``path`` (for 405 versus 404, and CORS preflight)."""
+    return {r.method for r in ROUTES if match_route(r.method, path) is not None}

@@ -1,0 +1,58 @@
+"""Insights Lambda: ``GET /insights``, ``GET /insights/recent``, ``GET /insights/{id}``."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from handlers import aws, insights, metrics
+from handlers.api import NotFound, bind, build_resolver, logger
+from handlers.definitions import INSIGHTS_FN
+from handlers.settings import Settings
+
+settings = Settings.from_env()
+app = build_resolver(settings)
+MAX_LIMIT = 100
+
+
+def list_insights() -> dict:
+    q = app.current_event.query_string_parameters or {}
+    page = insights.query_insights(
+        aws.client("dynamodb"),
+        settings.insights_table,
+        severity=q.get("severity"),
+        host=q.get("host"),
+        insight_type=q.get("type"),
+        since_ms=metrics.parse_time_param("since", q.get("since")),
+        limit=metrics.parse_limit(q.get("limit"), default=50, maximum=MAX_LIMIT),
+        token=metrics.decode_token(q.get("nextToken")),
+    )
+    return {"insights": page["insights"], "nextToken": metrics.encode_token(page["nextToken"])}
+
+
+def recent_insights() -> list[dict]:
+    q = app.current_event.query_string_parameters or {}
+    limit = metrics.parse_limit(q.get("limit"), default=10, maximum=MAX_LIMIT)
+    return insights.query_insights(aws.client("dynamodb"), settings.insights_table, limit=limit)["insights"]
+
+
+def get_insight(id: str) -> dict:  # noqa: A002 - the route's path parameter is called id
+    found = insights.get_insight(aws.client("dynamodb"), settings.insights_table, id)
+    if found is None:
+        raise NotFound(f"no insight with id {id!r}")
+    return found
+
+
+bind(
+    app,
+    INSIGHTS_FN,
+    {
+        ("GET", "/insights"): list_insights,
+        ("GET", "/insights/recent"): recent_insights,
+        ("GET", "/insights/{id}"): get_insight,
+    },
+)
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,40 @@
+"""Query Lambda: ``GET /metrics`` and ``GET /openapi.json``."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from handlers import aws, metrics
+from handlers.api import bind, build_resolver, logger
+from handlers.definitions import QUERY_FN
+from handlers.openapi import openapi_document
+from handlers.settings import Settings
+
+settings = Settings.from_env()
+app = build_resolver(settings)
+MAX_LIMIT = 1000
+
+
+def get_metrics() -> dict:
+    q = app.current_event.query_string_parameters or {}
+    return metrics.query_metrics(
+        aws.client("dynamodb"),
+        settings.metrics_table,
+        q.get("hostname"),
+        metrics.parse_time_param("from", q.get("from")),
+        metrics.parse_time_param("to", q.get("to")),
+        metrics.parse_limit(q.get("limit"), default=MAX_LIMIT, maximum=MAX_LIMIT),
+        metrics.decode_token(q.get("nextToken")),
+    )
+
+
+def get_openapi() -> dict:
+    return openapi_document()
+
+
+bind(app, QUERY_FN, {("GET", "/metrics"): get_metrics, ("GET", "/openapi.json"): get_openapi})
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,313 @@
+"""The AI tier's work on one batch of DynamoDB stream records, as plain functions.
+
+Records are grouped by series so each series costs one state read and one state write per
+batch; detectors run through `detectors.runtime.score_series`; points whose combined score
+passes the threshold become insights with deterministic ids; HIGH and CRITICAL ones go to
+EventBridge. The result is the set of stream sequence numbers that must be retried.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from detectors.contract import Detector, Enricher, Enrichment, Finding, Point, SeriesKey, severity_rank
+from detectors.runtime import SeriesResult, SeriesState, confidence, risk_and_severity, score_series
+from handlers import insights as insight_store
+from handlers.explain import template_enrichment
+from handlers.metrics import RESERVED
+from handlers.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EVENT_SOURCE = "iops.dashboard"
+EVENT_DETAIL_TYPE = "IOps Insight"
+STATE_TTL_DAYS = 30
+ENRICH_MARGIN_S = 5.0
+"""Stop calling enrichers this long before the Lambda's deadline."""
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    failed: set[str] = field(default_factory=set)
+    """Sequence numbers to report as batch item failures."""
+    insights: list[dict] = field(default_factory=list)
+    published: int = 0
+    points: int = 0
+    skipped: int = 0
+    detector_failures: dict[str, int] = field(default_factory=dict)
+    detector_seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Processor:
+    """Everything one batch needs; built once per Lambda container."""
+
+    ddb: Any
+    events: Any
+    settings: Settings
+    detectors: dict[str, Detector]
+    enrichers: dict[str, Enricher]
+    enrich_min_severity: str = "HIGH"
+    enrich_max_calls: int = 10
+
+
+def parse_record(record: dict) -> list[tuple[SeriesKey, Point]]:
+    """The (series, point) pairs in one stream record; ValueError for a record we cannot read."""
+    if record.get("eventName") == "REMOVE":
+        return []
+    image = record.get("dynamodb", {}).get("NewImage")
+    if not image:
+        raise ValueError("stream record without NewImage (the stream must use NEW_IMAGE)")
+    try:
+        host = image["hostname"]["S"]
+        ts = int(image["timestamp"]["N"]) / 1000
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"stream record without hostname/timestamp: {exc}") from None
+    pairs = []
+    for name, value in image.items():
+        if name not in RESERVED and "N" in value:
+            pairs.append((SeriesKey(host, name), Point(ts, float(value["N"]))))
+    return pairs
+
+
+def load_states(ddb: Any, table: str, keys: list[SeriesKey]) -> dict[SeriesKey, SeriesState]:
+    """BatchGetItem of every series' state (100 keys per call, unprocessed keys retried)."""
+    states = {k: SeriesState() for k in keys}
+    by_text = {str(k): k for k in keys}
+    pending = [{"seriesKey": {"S": str(k)}} for k in keys]
+    for _ in range(5):
+        if not pending:
+            break
+        retry: list[dict] = []
+        for start in range(0, len(pending), 100):
+            resp = ddb.batch_get_item(RequestItems={table: {"Keys": pending[start : start + 100]}})
+            for item in resp.get("Responses", {}).get(table, []):
+                states[by_text[item["seriesKey"]["S"]]] = SeriesState.from_json(item["state"]["S"])
+            retry.extend(resp.get("UnprocessedKeys", {}).get(table, {}).get("Keys", []))
+        pending = retry
+    if pending:
+        raise RuntimeError(f"could not read detector state for {len(pending)} series")
+    return states
+
+
+def save_states(ddb: Any, table: str, results: list[SeriesResult]) -> set[SeriesKey]:
+    """BatchWriteItem of updated states; returns the series whose state could not be written."""
+    ttl = str(int(time.time() + STATE_TTL_DAYS * 86_400))
+    items = {str(r.series): r for r in results if r.results}
+    pending = [
+        {"PutRequest": {"Item": {"seriesKey": {"S": k}, "state": {"S": r.state.to_json()}, "ttl": {"N": ttl}}}}
+        for k, r in items.items()
+    ]
+    for attempt in range(5):
+        if not pending:
+            return set()
+        retry: list[dict] = []
+        for start in range(0, len(pending), 25):
+            resp = ddb.batch_write_item(RequestItems={table: pending[start : start + 25]})
+            retry.extend(resp.get("UnprocessedItems", {}).get(table, []))
+        pending = retry
+        if pending:
+            time.sleep(0.05 * 2**attempt)
+    return {items[p["PutRequest"]["Item"]["seriesKey"]["S"]].series for p in pending}
+
+
+def findings_for(result: SeriesResult, threshold: float, detectors: dict[str, Detector]) -> list[Finding]:
+    out = []
+    for r in result.results:
+        if r.combined < threshold:
+            continue
+        risk, severity = risk_and_severity(r.combined)
+        top = max(r.scores, key=r.scores.get)
+        out.append(
+            Finding(
+                series=result.series,
+                point=r.point,
+                score=r.combined,
+                scores=r.scores,
+                expected=r.expected,
+                risk_score=risk,
+                severity=severity,
+                confidence=confidence(r.scores, threshold),
+                context=r.context,
+                model_used=getattr(detectors.get(top), "model_used", top),
+            )
+        )
+    return out
+
+
+def enrich(processor: Processor, findings: list[Finding], deadline: float) -> list[Enrichment]:
+    """Enrich findings (most severe first) within the call cap and deadline; template otherwise."""
+    calls = 0
+    chosen: dict[int, Enrichment] = {}
+    order = sorted(range(len(findings)), key=lambda i: -findings[i].risk_score)
+    for i in order:
+        finding = findings[i]
+        for name, enricher in processor.enrichers.items():
+            if calls >= processor.enrich_max_calls or time.monotonic() >= deadline - ENRICH_MARGIN_S:
+                break
+            if severity_rank(finding.severity) < severity_rank(getattr(enricher, "min_severity", "HIGH")):
+                continue
+            if severity_rank(finding.severity) < severity_rank(processor.enrich_min_severity):
+                continue
+            calls += 1
+            try:
+                got = enricher.enrich(finding, deadline - ENRICH_MARGIN_S)
+            except Exception as exc:  # noqa: BLE001 - an enricher never loses the batch
+                log.warning("enricher %s failed: %s", name, exc)
+                got = None
+            if got is not None:
+                chosen[i] = got
+                break
+    return [chosen.get(i) or template_enrichment(f) for i, f in enumerate(findings)]
+
+
+def build_insight(finding: Finding, enrichment: Enrichment) -> dict:
+    """The insight in API shape (plus ``timestamp_ms`` for storage)."""
+    ts_ms = int(round(finding.point.timestamp * 1000))
+    risk = enrichment.risk_score if enrichment.risk_score is not None else finding.risk_score
+    risk = max(0, min(100, int(risk)))
+    severity = risk_and_severity(risk / 100)[1]
+    return {
+        "alert_id": insight_store.insight_id(finding.series.entity, finding.series.metric, ts_ms, finding.insight_type),
+        "timestamp_ms": ts_ms,
+        "entity_id": finding.series.entity,
+        "type": finding.insight_type,
+        "prediction_type": enrichment.prediction_type or finding.prediction_type,
+        "severity": severity,
+        "risk_score": risk,
+        "confidence": finding.confidence,
+        "explanation": enrichment.explanation,
+        "recommendations": enrichment.recommendations,
+        "model_used": enrichment.model_used,
+        "affected_hosts": [finding.series.entity],
+        "metric": finding.series.metric,
+        "observed": finding.point.value,
+        "expected": finding.expected,
+        "scores": {k: round(v, 4) for k, v in finding.scores.items()},
+    }
+
+
+def store_insight(ddb: Any, table: str, insight: dict, ttl_days: int) -> bool:
+    """Put unless already stored and alerted; True when it still needs alerting."""
+    item = insight_store.to_item(insight, ttl_days)
+    item["alerted"] = {"BOOL": False}
+    try:
+        ddb.put_item(
+            TableName=table,
+            Item=item,
+            ConditionExpression="attribute_not_exists(insightId) OR alerted = :f",
+            ExpressionAttributeValues={":f": {"BOOL": False}},
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def mark_alerted(ddb: Any, table: str, insight: dict) -> None:
+    ddb.update_item(
+        TableName=table,
+        Key={"insightId": {"S": insight["alert_id"]}, "timestamp": {"N": str(insight["timestamp_ms"])}},
+        UpdateExpression="SET alerted = :t",
+        ExpressionAttributeValues={":t": {"BOOL": True}},
+    )
+
+
+def event_entry(bus: str, insight: dict, dashboard_url: str) -> dict:
+    detail = {k: v for k, v in insight.items() if k != "timestamp_ms"}
+    detail["timestamp"] = insight_store.iso(insight["timestamp_ms"])
+    detail["dashboard_link"] = f"{dashboard_url}/insights/{insight['alert_id']}" if dashboard_url else ""
+    return {
+        "Source": EVENT_SOURCE,
+        "DetailType": EVENT_DETAIL_TYPE,
+        "Detail": json.dumps(detail),
+        "EventBusName": bus,
+        "Resources": [],
+    }
+
+
+def publish(events: Any, bus: str, insights: list[dict], dashboard_url: str) -> list[dict]:
+    """PutEvents in chunks of 10, retrying failed entries once; returns insights not published."""
+    failed: list[dict] = []
+    for start in range(0, len(insights), 10):
+        chunk = insights[start : start + 10]
+        for _ in range(2):
+            resp = events.put_events(Entries=[event_entry(bus, i, dashboard_url) for i in chunk])
+            if not resp.get("FailedEntryCount"):
+                chunk = []
+                break
+            chunk = [i for i, e in zip(chunk, resp["Entries"], strict=True) if e.get("ErrorCode")]
+        failed.extend(chunk)
+    return failed
+
+
+def process_batch(processor: Processor, records: list[dict], deadline: float) -> BatchOutcome:
+    """Score, store and alert on one batch; report which records must be retried."""
+    outcome = BatchOutcome()
+    settings = processor.settings
+    by_series: dict[SeriesKey, list[Point]] = defaultdict(list)
+    seqs: dict[SeriesKey, set[str]] = defaultdict(set)
+    for record in records:
+        seq = record.get("dynamodb", {}).get("SequenceNumber", "")
+        try:
+            pairs = parse_record(record)
+        except ValueError as exc:
+            log.error("poison stream record %s: %s", seq, exc)
+            outcome.failed.add(seq)
+            continue
+        for series, point in pairs:
+            by_series[series].append(point)
+            seqs[series].add(seq)
+            outcome.points += 1
+    if not by_series:
+        return outcome
+    states = load_states(processor.ddb, settings.state_table, list(by_series))
+    results: list[SeriesResult] = []
+    findings: list[Finding] = []
+    for series, points in by_series.items():
+        result = score_series(processor.detectors, series, states[series], points)
+        results.append(result)
+        outcome.skipped += result.skipped
+        for f in result.failures:
+            outcome.detector_failures[f.detector] = outcome.detector_failures.get(f.detector, 0) + 1
+        for name, secs in result.seconds.items():
+            outcome.detector_seconds[name] = outcome.detector_seconds.get(name, 0.0) + secs
+        findings.extend(findings_for(result, settings.anomaly_threshold, processor.detectors))
+    enrichments = enrich(processor, findings, deadline)
+    failed_series: set[SeriesKey] = set()
+    to_alert: list[tuple[SeriesKey, dict]] = []
+    for finding, enrichment in zip(findings, enrichments, strict=True):
+        insight = build_insight(finding, enrichment)
+        try:
+            needs_alert = store_insight(processor.ddb, settings.insights_table, insight, settings.insights_ttl_days)
+        except Exception as exc:  # noqa: BLE001 - the series is retried, others go on
+            log.error("could not store insight for %s: %s", finding.series, exc)
+            failed_series.add(finding.series)
+            continue
+        outcome.insights.append(insight)
+        if needs_alert and insight["severity"] in ("HIGH", "CRITICAL") and settings.event_bus:
+            to_alert.append((finding.series, insight))
+        elif needs_alert:
+            mark_alerted(processor.ddb, settings.insights_table, insight)
+    if to_alert:
+        try:
+            unpublished = publish(processor.events, settings.event_bus, [i for _, i in to_alert], settings.dashboard_url)
+        except Exception as exc:  # noqa: BLE001
+            log.error("could not publish alerts: %s", exc)
+            unpublished = [i for _, i in to_alert]
+        missed = {id(i) for i in unpublished}
+        for series, insight in to_alert:
+            if id(insight) in missed:
+                failed_series.add(series)
+            else:
+                mark_alerted(processor.ddb, settings.insights_table, insight)
+                outcome.published += 1
+    ok_results = [r for r in results if r.series not in failed_series]
+    failed_series |= save_states(processor.ddb, settings.state_table, ok_results)
+    for series in failed_series:
+        outcome.failed |= seqs[series]
+    return outcome
