@@ -1,0 +1,1 @@
+"""One pulumi.ComponentResource per tier; `__main__.py` composes them."""

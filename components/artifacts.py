@@ -1,0 +1,115 @@
+"""Lambda code packages, built by ``pulumi up`` itself and cached by content hash.
+
+A package holds the Lambda-side source (``handlers/``, ``detectors/``), its dependencies
+installed for the Lambda platform (manylinux wheels only), and a small dist-info carrying
+this project's entry points so plugin discovery works in Lambda exactly as on a laptop.
+Nothing of Pulumi or the components goes in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD_DIR = ROOT / ".iops-build"
+SOURCE_PACKAGES = ("handlers", "detectors")
+LAMBDA_PYTHON = "3.12"
+LAMBDA_PLATFORM = "manylinux2014_x86_64"
+UNZIPPED_LIMIT = 250 * 1024 * 1024
+STRIP_DIRS = {"tests", "test", "__pycache__", "benchmarks", "docs", "examples"}
+STRIP_SUFFIXES = {".pyc", ".pyi", ".pyx", ".pxd", ".c", ".cpp", ".h", ".md"}
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactSpec:
+    """What goes into one Lambda package."""
+
+    kind: str
+    requirements: tuple[str, ...]
+
+
+API = ArtifactSpec("api", ("aws-lambda-powertools>=3,<4",))
+"""The ingest, query and insights functions: small, quick to cold-start."""
+AI = ArtifactSpec(
+    "ai",
+    ("aws-lambda-powertools>=3,<4", "pluggy>=1.5", "numpy>=1.26", "scipy>=1.11", "pandas>=2.1", "statsmodels>=0.14"),
+)
+
+
+def with_extras(spec: ArtifactSpec, extra: list[str]) -> ArtifactSpec:
+    return ArtifactSpec(spec.kind, spec.requirements + tuple(extra)) if extra else spec
+
+
+def _source_files() -> list[Path]:
+    files = []
+    for pkg in SOURCE_PACKAGES:
+        for path in sorted((ROOT / pkg).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                files.append(path)
+    return files + [ROOT / "pyproject.toml"]
+
+
+def content_hash(spec: ArtifactSpec, with_deps: bool) -> str:
+    h = hashlib.sha256(f"{spec.kind}|{spec.requirements}|{with_deps}|{LAMBDA_PYTHON}|{LAMBDA_PLATFORM}".encode())
+    for path in _source_files():
+        h.update(str(path.relative_to(ROOT)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _write_dist_info(target: Path) -> None:
+    """A minimal dist-info so `importlib.metadata` finds the built-in plugins' entry points."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    info = target / f"iops_dashboard-{project['version']}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
+    lines = []
+    for group, entries in project.get("entry-points", {}).items():
+        lines.append(f"[{group}]")
+        lines.extend(f"{name} = {value}" for name, value in entries.items())
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+
+
+def _strip(target: Path) -> None:
+    """Drop what dependencies ship but never import at run time (tests, stubs, C sources)."""
+    for path in sorted(target.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and path.name in STRIP_DIRS:
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.is_file() and path.suffix in STRIP_SUFFIXES:
+            path.unlink()
+
+
+def build(spec: ArtifactSpec, with_deps: bool | None = None, quiet: bool = True) -> Path:
+    """The package directory for ``spec``, built once per content hash."""
+    if with_deps is None:
+        with_deps = os.environ.get("IOPS_ARTIFACT_DEPS", "1") != "0"
+    out = BUILD_DIR / f"{spec.kind}-{content_hash(spec, with_deps)}"
+    if out.is_dir():
+        return out
+    tmp = out.with_suffix(".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    if with_deps:
+        cmd = [
+            sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-compile",
+            "--target", str(tmp), "--platform", LAMBDA_PLATFORM, "--implementation", "cp",
+            "--python-version", LAMBDA_PYTHON, "--only-binary=:all:", *spec.requirements,
+        ]  # fmt: skip
+        subprocess.run(cmd, check=True, capture_output=quiet)
+        _strip(tmp)
+    for pkg in SOURCE_PACKAGES:
+        shutil.copytree(ROOT / pkg, tmp / pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    _write_dist_info(tmp)
+    tmp.rename(out)
+    return out
+
+
+def unzipped_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

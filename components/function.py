@@ -1,0 +1,88 @@
+"""A Lambda function with what every function in this stack needs: role, log group, tracing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+LAMBDA_RUNTIME = "python3.12"
+XRAY_STATEMENT = {
+    # X-Ray's write actions support no resource-level permissions: AWS requires "*" here.
+    "Effect": "Allow",
+    "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+    "Resource": "*",
+}
+
+
+@dataclass
+class FunctionArgs:
+    function_name: str
+    handler: str
+    code: pulumi.Archive
+    memory_mb: int
+    timeout_s: int
+    log_retention_days: int
+    environment: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    statements: list[pulumi.Input[dict[str, Any]]] = field(default_factory=list)
+    """IAM statements beyond logging and tracing (least privilege: name the resources)."""
+    reserved_concurrency: int = -1
+    description: str = ""
+
+
+class LambdaFunction(pulumi.ComponentResource):
+    """Role (logs + X-Ray + the given statements), a log group with retention, the function."""
+
+    def __init__(self, name: str, args: FunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("iops:lambda:Function", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{args.function_name}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        logs_statement = self.log_group.arn.apply(
+            lambda arn: {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{arn}:*"}
+        )
+        self.policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=self.role.id,
+            policy=pulumi.Output.all(logs_statement, *args.statements).apply(
+                lambda stmts: json.dumps({"Version": "2012-10-17", "Statement": [*stmts, XRAY_STATEMENT]})
+            ),
+            opts=child,
+        )
+        self.function = aws.lambda_.Function(
+            f"{name}-fn",
+            name=args.function_name,
+            description=args.description,
+            runtime=LAMBDA_RUNTIME,
+            handler=args.handler,
+            code=args.code,
+            role=self.role.arn,
+            memory_size=args.memory_mb,
+            timeout=args.timeout_s,
+            reserved_concurrent_executions=args.reserved_concurrency,
+            tracing_config={"mode": "Active"},
+            environment={"variables": {"POWERTOOLS_SERVICE_NAME": args.function_name, **args.environment}},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, self.policy]),
+        )
+        self.name = self.function.name
+        self.arn = self.function.arn
+        self.register_outputs({"name": self.function.name, "arn": self.function.arn, "logGroup": self.log_group.name})
