@@ -17,12 +17,20 @@ BATCH = 250
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="send demo metrics with injected anomalies to an API")
-    p.add_argument("--api", required=True, help="API base URL, e.g. http://127.0.0.1:8000 or `pulumi stack output apiUrl`")
-    p.add_argument("--api-key", default=os.environ.get("IOPS_API_KEY"), help="x-api-key for POST /metrics (env IOPS_API_KEY)")
+    p.add_argument(
+        "--api", required=True, help="API base URL, e.g. http://127.0.0.1:8000 or `pulumi stack output apiUrl`"
+    )
+    p.add_argument(
+        "--api-key", default=os.environ.get("IOPS_API_KEY"), help="x-api-key for POST /metrics (env IOPS_API_KEY)"
+    )
     p.add_argument("--hosts", type=int, default=5, help="number of hosts (default 5)")
     p.add_argument("--streams", type=int, default=3, help="number of InfiniBand streams (default 3)")
-    p.add_argument("--minutes", type=int, default=120, help="minutes of history to backfill, one point per minute (default 120)")
-    p.add_argument("--live", type=float, default=0, metavar="SECONDS", help="then keep sending one point per entity every SECONDS")
+    p.add_argument(
+        "--minutes", type=int, default=120, help="minutes of history to backfill, one point per minute (default 120)"
+    )
+    p.add_argument(
+        "--live", type=float, default=0, metavar="SECONDS", help="then keep sending one point per entity every SECONDS"
+    )
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=run)
 

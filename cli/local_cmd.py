@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -51,10 +52,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"demo traffic stopped: {exc}", file=sys.stderr)
 
         threading.Thread(target=demo, name="demo", daemon=True).start()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
-    except KeyboardInterrupt:
-        pass
     print("stopping...", flush=True)
     system.stop()
     return 0

@@ -14,6 +14,7 @@ COMMANDS = (
     "cli.local_cmd",
     "cli.demo_cmd",
     "cli.plugins_cmd",
+    "cli.train_cmd",
 )
 
 

@@ -36,5 +36,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         dets = ", ".join(f"{d['name']}{' (enabled)' if d['enabled'] else ''}" for d in row["detectors"]) or "-"
-        print(f"{row['plugin']:<14} {row['source']:<28} detectors: {dets}; enrichers: {', '.join(row['enrichers']) or '-'}")
+        print(
+            f"{row['plugin']:<14} {row['source']:<28} detectors: {dets}; enrichers: {', '.join(row['enrichers']) or '-'}"
+        )
     return 0

@@ -148,7 +148,9 @@ class RestApi(pulumi.ComponentResource):
                 action="lambda:InvokeFunction",
                 function=fn.function.name,
                 principal="apigateway.amazonaws.com",
-                source_arn=pulumi.Output.concat(self.api.execution_arn, f"/*/{route.method}", route.path.replace("{id}", "*")),
+                source_arn=pulumi.Output.concat(
+                    self.api.execution_arn, f"/*/{route.method}", route.path.replace("{id}", "*")
+                ),
                 opts=self._child,
             )
             self._deps += [method, integration]
@@ -219,7 +221,11 @@ class RestApi(pulumi.ComponentResource):
                 {
                     "Version": "2012-10-17",
                     "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "apigateway.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
                     ],
                 }
             ),

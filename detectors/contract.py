@@ -19,8 +19,9 @@ and prediction type. Enrichers are called only for findings at or above their
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 State = dict[str, Any]
 """Per-series detector state; must survive ``json.loads(json.dumps(state))``."""

@@ -12,9 +12,10 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from statistics import median
-from typing import Any, Sequence
+from typing import Any
 
 from detectors.contract import Detector, Point, SeriesKey, State
 
@@ -121,9 +122,10 @@ def score_series(
     series: SeriesKey,
     state: SeriesState,
     points: Sequence[Point],
-    timeout: float = DETECTOR_TIMEOUT_S,
+    timeout: float | None = None,
 ) -> SeriesResult:
     """Score the new points of one series with every detector; update ``state``."""
+    timeout = DETECTOR_TIMEOUT_S if timeout is None else timeout
     fresh, skipped = new_points(state, points)
     per_detector: dict[str, list[float]] = {}
     failures: list[DetectorFailure] = []
@@ -169,4 +171,3 @@ def confidence(scores: dict[str, float], threshold: float) -> float:
     margin = (top - threshold) / max(1e-9, 1.0 - threshold)
     agreeing = sum(1 for s in scores.values() if s >= threshold) / len(scores)
     return round(min(1.0, max(0.0, 0.5 + 0.3 * margin + 0.2 * agreeing)), 3)
-

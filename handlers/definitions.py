@@ -123,8 +123,14 @@ QUERY_FN = "query"
 INSIGHTS_FN = "insights"
 
 ROUTES = (
-    Route("POST", "/metrics", INGEST_FN, "Ingest one metric or {\"metrics\": [...]}", api_key=True),
-    Route("GET", "/metrics", QUERY_FN, "Metrics of a host, newest first", query=("hostname", "from", "to", "limit", "nextToken")),
+    Route("POST", "/metrics", INGEST_FN, 'Ingest one metric or {"metrics": [...]}', api_key=True),
+    Route(
+        "GET",
+        "/metrics",
+        QUERY_FN,
+        "Metrics of a host, newest first",
+        query=("hostname", "from", "to", "limit", "nextToken"),
+    ),
     Route("GET", "/openapi.json", QUERY_FN, "This API's OpenAPI document"),
     Route(
         "GET",

@@ -165,4 +165,3 @@ def get_insight(ddb: Any, table: str, alert_id: str) -> dict | None:
     )
     items = resp.get("Items", [])
     return from_item(items[0]) if items else None
-

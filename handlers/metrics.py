@@ -8,10 +8,11 @@ import math
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from handlers.definitions import METRICS
 
@@ -60,7 +61,10 @@ class IngestResult:
         return {
             "accepted": self.accepted,
             "rejected": len(self.rejected) + len(self.unstored),
-            "errors": [{"index": e.index, "errors": e.errors} for e in sorted(self.rejected + self.unstored, key=lambda e: e.index)],
+            "errors": [
+                {"index": e.index, "errors": e.errors}
+                for e in sorted(self.rejected + self.unstored, key=lambda e: e.index)
+            ],
         }
 
 
@@ -148,7 +152,7 @@ def validate_metric(raw: Any) -> Metric:
 def parse_body(body: str | None, max_items: int) -> list[Any]:
     """The request body as a list of raw metric objects (one object, a list, or {"metrics": [...]})."""
     if body is None or not body.strip():
-        raise BadRequest("request body is required: a metric object or {\"metrics\": [...]}")
+        raise BadRequest('request body is required: a metric object or {"metrics": [...]}')
     if len(body.encode()) > MAX_BODY_BYTES:
         raise BadRequest(f"request body larger than {MAX_BODY_BYTES} bytes", status=413)
     try:
@@ -162,7 +166,7 @@ def parse_body(body: str | None, max_items: int) -> list[Any]:
     elif isinstance(data, dict):
         data = [data]
     elif not isinstance(data, list):
-        raise BadRequest("body must be a metric object, a list, or {\"metrics\": [...]}")
+        raise BadRequest('body must be a metric object, a list, or {"metrics": [...]}')
     if not data:
         raise BadRequest("no metrics in the request")
     if len(data) > max_items:
@@ -211,7 +215,11 @@ def write_items(
                 unprocessed.extend(chunk)
                 continue
             except ddb.exceptions.ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") not in {"ThrottlingException", "RequestLimitExceeded", "InternalServerError"}:
+                if exc.response.get("Error", {}).get("Code") not in {
+                    "ThrottlingException",
+                    "RequestLimitExceeded",
+                    "InternalServerError",
+                }:
                     raise
                 unprocessed.extend(chunk)
                 continue

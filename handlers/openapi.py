@@ -66,8 +66,18 @@ METRICS_PAGE = {
 INSIGHT = {
     "type": "object",
     "required": [
-        "alert_id", "entity_id", "timestamp", "prediction_type", "type", "severity", "risk_score",
-        "confidence", "explanation", "recommendations", "model_used", "affected_hosts",
+        "alert_id",
+        "entity_id",
+        "timestamp",
+        "prediction_type",
+        "type",
+        "severity",
+        "risk_score",
+        "confidence",
+        "explanation",
+        "recommendations",
+        "model_used",
+        "affected_hosts",
     ],
     "properties": {
         "alert_id": {"type": "string"},
@@ -127,10 +137,21 @@ def _operation(route: Route) -> dict:
             schema, desc = {"type": "integer", "minimum": 1, "maximum": LIMITS[route.path]}, "Page size"
         else:
             schema, desc = PARAMS[name]
-        params.append({"name": name, "in": "query", "required": name in route.required_query, "schema": schema, "description": desc})
+        params.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": name in route.required_query,
+                "schema": schema,
+                "description": desc,
+            }
+        )
     if "{id}" in route.path:
         params.append({"name": "id", "in": "path", "required": True, "schema": {"type": "string"}})
-    op: dict = {"summary": route.summary, "operationId": f"{route.method.lower()}{route.path.replace('/', '_').replace('{', '').replace('}', '').replace('.', '_')}"}
+    op: dict = {
+        "summary": route.summary,
+        "operationId": f"{route.method.lower()}{route.path.replace('/', '_').replace('{', '').replace('}', '').replace('.', '_')}",
+    }
     if params:
         op["parameters"] = params
     bad = _json(_ref("Error"), "Invalid request")

@@ -11,8 +11,9 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from local.lambda_runtime import LocalContext
 

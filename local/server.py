@@ -15,10 +15,11 @@ import mimetypes
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from handlers.definitions import INGEST_FN, INSIGHTS_FN, QUERY_FN, allowed_methods, match_route
@@ -43,7 +44,9 @@ NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>IOps Dashboard (local
 <p>API: <a href="/insights/recent">/insights/recent</a>, <a href="/openapi.json">/openapi.json</a></p>"""
 
 
-def proxy_event(method: str, path: str, query: str, headers: dict[str, str], body: bytes, route: Any, params: dict) -> dict:
+def proxy_event(
+    method: str, path: str, query: str, headers: dict[str, str], body: bytes, route: Any, params: dict
+) -> dict:
     """The REST API (v1) Lambda proxy event API Gateway would send."""
     qs = parse_qs(query, keep_blank_values=True)
     try:
@@ -122,7 +125,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_OPTIONS(self) -> None:
         path = urlsplit(self.path).path
         if allowed_methods(path):
-            self._send(204, b"", {**CORS_HEADERS, "Access-Control-Allow-Methods": ",".join(sorted(allowed_methods(path) | {"OPTIONS"}))})
+            self._send(
+                204,
+                b"",
+                {**CORS_HEADERS, "Access-Control-Allow-Methods": ",".join(sorted(allowed_methods(path) | {"OPTIONS"}))},
+            )
         else:
             self._json(404, {"message": f"no route for {path}"})
 
@@ -157,7 +164,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._json(403, {"message": "Forbidden"})
             return
         event = proxy_event(method, url.path, url.query, headers, body, route, params)
-        context = LocalContext(function_name=f"iops-local-{route.function}", timeout_s=FUNCTION_TIMEOUTS[route.function])
+        context = LocalContext(
+            function_name=f"iops-local-{route.function}", timeout_s=FUNCTION_TIMEOUTS[route.function]
+        )
         try:
             resp = self.server.lambda_handler(route.function)(event, context)
         except Exception:  # noqa: BLE001 - API Gateway answers 502 when the Lambda fails
@@ -195,7 +204,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         elif "." in path.rsplit("/", 1)[-1] and not self._wants_page(path):
             self._json(404, {"message": f"no route for GET {path}"})
         else:
-            self._send(200, (root / "index.html").read_bytes(), {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"})
+            self._send(
+                200,
+                (root / "index.html").read_bytes(),
+                {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"},
+            )
 
     def _public_base(self) -> str:
         host = self.headers.get("Host")

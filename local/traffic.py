@@ -8,8 +8,8 @@ import random
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 DAY = 86_400.0
 

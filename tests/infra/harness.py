@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import os
 import runpy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 import yaml
@@ -43,7 +44,8 @@ class Rec:
 @dataclass
 class Graph:
     resources: list[Rec] = field(default_factory=list)
-    outputs: dict[str, Any] = field(default_factory=dict)
+    namespace: dict[str, Any] = field(default_factory=dict)
+    """The program's module globals (e.g. ``cfg``), when a whole program ran."""
 
     def of_type(self, type_: str) -> list[Rec]:
         return [r for r in self.resources if r.type == type_]
@@ -152,14 +154,13 @@ def run_program(stack: str = "dev", overrides: dict[str, Any] | None = None) -> 
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
-        graph = Graph()
+        namespace: dict[str, Any] = {}
 
         def program() -> None:
-            ns = runpy.run_path(str(ROOT / "__main__.py"))
-            graph.outputs.update(ns)
+            namespace.update(runpy.run_path(str(ROOT / "__main__.py")))
 
         result = run(program, stack, overrides)
-        result.outputs = {}
+        result.namespace = namespace
         return result
     finally:
         os.chdir(cwd)

@@ -1,0 +1,47 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Everything else is set up by them.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+DASHBOARD_SRC := $(shell find dashboard/src dashboard/index.html dashboard/package.json dashboard/vite.config.ts -type f 2>/dev/null)
+
+.PHONY: install demo test test-fast lint dashboard browser bench model clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[test,train]"
+	touch $@
+
+install: $(STAMP)
+
+dashboard/dist/index.html: $(DASHBOARD_SRC)
+	@if [ -f dashboard/package.json ]; then cd dashboard && npm ci --no-audit --no-fund && npm run build; fi
+
+dashboard: dashboard/dist/index.html
+
+# Debian's Chromium for the browser tests (Playwright's own browser download does not work offline).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
+
+demo: install dashboard
+	$(BIN)/iops local --demo --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install dashboard browser lint
+	$(BIN)/pytest
+	@if [ -f dashboard/package.json ]; then cd dashboard && npm test; fi
+
+test-fast: install
+	$(BIN)/pytest -m "not slow and not e2e"
+
+bench: install
+	$(BIN)/python benchmarks/bench_detectors.py
+
+clean:
+	rm -rf .iops-build dashboard/dist .pytest_cache

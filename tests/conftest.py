@@ -1,0 +1,54 @@
+"""Shared fixtures: AWS credentials that can never reach a real account, moto tables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """In-process moto with every table from `handlers.definitions` created."""
+    from moto import mock_aws
+
+    from handlers import aws as aws_clients
+    from handlers.definitions import TABLES
+    from handlers.settings import Settings
+
+    with mock_aws():
+        aws_clients.reset()
+        ddb = aws_clients.client("dynamodb")
+        settings = Settings.from_env()
+        names = {
+            "metrics": settings.metrics_table,
+            "insights": settings.insights_table,
+            "detector-state": settings.state_table,
+        }
+        for table in TABLES:
+            ddb.create_table(**table.create_table_kwargs(names[table.logical]))
+        yield
+        aws_clients.reset()
+
+
+@pytest.fixture
+def ddb(aws):
+    from handlers import aws as aws_clients
+
+    return aws_clients.client("dynamodb")

@@ -1,0 +1,110 @@
+"""Ingest against moto: everything accepted is stored, throttling is retried, nothing valid is lost."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from handlers import metrics
+from handlers.settings import Settings
+
+NOW = time.time()
+
+
+def body(n: int, host: str = "web-01", start: float = NOW - 3600) -> str:
+    return json.dumps(
+        {"metrics": [{"hostname": host, "timestamp": start + 60 * i, "cpuUsage": i % 100} for i in range(n)]}
+    )
+
+
+def stored(ddb, table: str, host: str) -> list[dict]:
+    return metrics.query_metrics(ddb, table, host, None, None, 1000, None)["metrics"]
+
+
+def test_hundred_metrics_round_trip_newest_first(ddb) -> None:
+    table = Settings.from_env().metrics_table
+    result = metrics.ingest(ddb, table, body(100), 500, 90, time.monotonic() + 5)
+    assert result.accepted == 100 and not result.rejected and not result.unstored
+    points = stored(ddb, table, "web-01")
+    assert len(points) == 100
+    assert [p["timestamp"] for p in points] == sorted((p["timestamp"] for p in points), reverse=True)
+    assert points[-1]["cpuUsage"] == 0 and points[0]["cpuUsage"] == 99
+
+
+def test_invalid_sibling_does_not_lose_valid_items(ddb) -> None:
+    table = Settings.from_env().metrics_table
+    items = [
+        {"hostname": "a", "timestamp": NOW - 10, "cpuUsage": 5},
+        {"hostname": "a", "timestamp": NOW - 5, "cpuUsage": 500},
+        {"hostname": "a", "timestamp": NOW, "cpuUsage": 6},
+    ]
+    result = metrics.ingest(ddb, table, json.dumps(items), 500, 90, time.monotonic() + 5)
+    assert result.accepted == 2
+    assert [e.index for e in result.rejected] == [1]
+    assert len(stored(ddb, table, "a")) == 2
+
+
+def test_duplicate_keys_in_one_request_keep_the_last(ddb) -> None:
+    table = Settings.from_env().metrics_table
+    items = [{"hostname": "d", "timestamp": NOW, "cpuUsage": v} for v in (1, 2, 3)]
+    result = metrics.ingest(ddb, table, json.dumps(items), 500, 90, time.monotonic() + 5)
+    assert result.accepted == 3
+    assert [p["cpuUsage"] for p in stored(ddb, table, "d")] == [3]
+
+
+class FlakyDynamo:
+    """Real moto client behind it; the first calls leave items unprocessed or throttle."""
+
+    def __init__(self, real, unprocessed_rounds: int, throttle_rounds: int = 0) -> None:
+        self.real = real
+        self.exceptions = real.exceptions
+        self.unprocessed_rounds = unprocessed_rounds
+        self.throttle_rounds = throttle_rounds
+        self.calls = 0
+
+    def batch_write_item(self, RequestItems):  # noqa: N803 - boto3's parameter name
+        self.calls += 1
+        if self.throttle_rounds:
+            self.throttle_rounds -= 1
+            raise self.real.exceptions.ProvisionedThroughputExceededException(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "BatchWriteItem"
+            )
+        ((table, requests),) = RequestItems.items()
+        if self.unprocessed_rounds:
+            self.unprocessed_rounds -= 1
+            keep, left = requests[: len(requests) // 2], requests[len(requests) // 2 :]
+            self.real.batch_write_item(RequestItems={table: keep})
+            return {"UnprocessedItems": {table: left}}
+        return self.real.batch_write_item(RequestItems=RequestItems)
+
+
+def test_unprocessed_items_and_throttling_are_retried_until_stored(ddb) -> None:
+    table = Settings.from_env().metrics_table
+    flaky = FlakyDynamo(ddb, unprocessed_rounds=4, throttle_rounds=2)
+    result = metrics.ingest(flaky, table, body(60, "t"), 500, 90, time.monotonic() + 10)
+    assert result.accepted == 60 and not result.unstored
+    assert flaky.calls > 3  # 60 items = 3 chunks; the retries made more calls
+    assert len(stored(ddb, table, "t")) == 60
+
+
+def test_items_not_stored_by_the_deadline_are_reported_not_claimed(ddb) -> None:
+    table = Settings.from_env().metrics_table
+    flaky = FlakyDynamo(ddb, unprocessed_rounds=0, throttle_rounds=10_000)
+    result = metrics.ingest(flaky, table, body(30, "late"), 500, 90, time.monotonic() + 0.3)
+    assert result.accepted == 0
+    assert len(result.unstored) == 30
+    assert stored(ddb, table, "late") == []
+
+
+def test_chunks_never_exceed_dynamodb_limit(ddb) -> None:
+    sizes: list[int] = []
+
+    class Spy:
+        exceptions = ddb.exceptions
+
+        def batch_write_item(self, RequestItems):  # noqa: N803
+            sizes.extend(len(v) for v in RequestItems.values())
+            return ddb.batch_write_item(RequestItems=RequestItems)
+
+    metrics.ingest(Spy(), Settings.from_env().metrics_table, body(101, "c"), 500, 90, time.monotonic() + 5)
+    assert sizes == [25, 25, 25, 25, 1]

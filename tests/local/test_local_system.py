@@ -1,0 +1,115 @@
+"""`iops local` as a user runs it: a subprocess on a free port, spoken to over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from local.emulator import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "test-key-123"
+
+
+def http(method: str, url: str, body: object | None = None, key: str | None = KEY) -> tuple[int, object]:
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if key:
+        headers["x-api-key"] = key
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def local_url():
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "local", "--port", str(port), "--api-key", KEY],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    banner = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        banner.append(line)
+        if KEY in line:
+            break
+        if proc.poll() is not None:
+            pytest.fail("iops local exited: " + "".join(banner) + proc.stdout.read())
+    assert any(url in line for line in banner), banner
+    yield url
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 0
+    assert "stopping" in proc.stdout.read()
+
+
+def test_hundred_metrics_round_trip(local_url) -> None:
+    start = time.time() - 200 * 60
+    metrics = [{"hostname": "rt-host", "timestamp": start + 60 * i, "cpuUsage": 10 + i % 3} for i in range(100)]
+    status, body = http("POST", f"{local_url}/metrics", {"metrics": metrics})
+    assert status == 200 and body["accepted"] == 100
+    status, page = http("GET", f"{local_url}/metrics?hostname=rt-host")
+    assert status == 200 and len(page["metrics"]) == 100
+
+
+def test_api_key_is_enforced_like_api_gateway(local_url) -> None:
+    one = {"hostname": "k", "timestamp": time.time(), "cpuUsage": 1}
+    assert http("POST", f"{local_url}/metrics", one, key=None)[0] == 403
+    assert http("POST", f"{local_url}/metrics", one, key="wrong")[0] == 403
+    assert http("GET", f"{local_url}/insights/recent", key=None)[0] == 200
+
+
+def test_bad_input_never_5xx(local_url) -> None:
+    for body in ("{", "[]", '{"metrics": "x"}', '"x"', "null", "1e999", json.dumps({"hostname": "a" * 300})):
+        req = urllib.request.Request(
+            f"{local_url}/metrics", data=body.encode(), headers={"x-api-key": KEY}, method="POST"
+        )
+        try:
+            urllib.request.urlopen(req, timeout=10)
+            raise AssertionError(f"accepted {body!r}")
+        except urllib.error.HTTPError as exc:
+            assert 400 <= exc.code < 500, (body, exc.code)
+            assert json.loads(exc.read())["message"]
+    assert http("GET", f"{local_url}/nowhere")[0] == 404
+    assert http("DELETE", f"{local_url}/metrics")[0] == 405
+
+
+def test_spike_becomes_an_insight_within_ten_seconds(local_url) -> None:
+    start = time.time() - 400 * 60
+    normal = [{"hostname": "spiky", "timestamp": start + 60 * i, "cpuUsage": 30 + (i % 5) * 0.7} for i in range(300)]
+    assert http("POST", f"{local_url}/metrics", {"metrics": normal})[0] == 200
+    time.sleep(2)  # let the history be scored first, as it would be in production
+    spike_ts = start + 60 * 300
+    sent = time.monotonic()
+    assert http("POST", f"{local_url}/metrics", {"hostname": "spiky", "timestamp": spike_ts, "cpuUsage": 99})[0] == 200
+    found = None
+    while time.monotonic() - sent < 10 and found is None:
+        _, page = http("GET", f"{local_url}/insights?host=spiky")
+        found = next((i for i in page["insights"] if i["observed"] == 99), None)
+        time.sleep(0.2)
+    assert found, "no insight for the spike within 10 s"
+    latency = time.monotonic() - sent
+    print(f"spike to insight: {latency:.2f} s")
+    _, recent = http("GET", f"{local_url}/insights/recent?limit=100")
+    assert found["alert_id"] in {i["alert_id"] for i in recent}
+    status, one = http("GET", f"{local_url}/insights/{found['alert_id']}")
+    assert status == 200 and one == found
+    assert found["explanation"] and found["recommendations"]
