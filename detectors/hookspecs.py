@@ -6,7 +6,7 @@ A plugin is a module (or object) with ``@hookimpl`` functions, published through
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pluggy
 
