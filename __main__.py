@@ -4,12 +4,14 @@ import pulumi
 
 from components import artifacts
 from components.ai import AiArgs, AiTier
+from components.code import CodeBucket, CodeBucketArgs
 from components.config import StackConfig
 from components.ingest import IngestArgs, IngestTier
 
 cfg = StackConfig()
-api_code = pulumi.FileArchive(str(artifacts.build(artifacts.API)))
-ai_code = pulumi.FileArchive(str(artifacts.build(artifacts.with_extras(artifacts.AI, cfg.extra_detector_packages))))
+code = CodeBucket("code", CodeBucketArgs(bucket_prefix=f"{cfg.prefix}-code-"))
+api_code = code.upload(artifacts.build(artifacts.API))
+ai_code = code.upload(artifacts.build(artifacts.with_extras(artifacts.AI, cfg.extra_detector_packages)))
 
 ingest = IngestTier(
     "ingest",
@@ -68,3 +70,4 @@ pulumi.export("queryFunction", ingest.query_fn.name)
 pulumi.export("aiFunction", ai.ai_fn.name)
 pulumi.export("insightsFunction", ai.insights_fn.name)
 pulumi.export("aiDlqUrl", ai.dlq.url)
+pulumi.export("codeBucket", code.bucket.bucket)

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.api import RestApi
+from components.code import LambdaCode
 from components.function import FunctionArgs, LambdaFunction
 from components.tables import dynamodb_table, table_arns
 from handlers.definitions import DETECTOR_STATE, INSIGHTS, INSIGHTS_FN
@@ -16,8 +17,8 @@ from handlers.definitions import DETECTOR_STATE, INSIGHTS, INSIGHTS_FN
 @dataclass
 class AiArgs:
     prefix: str
-    code: pulumi.Archive
-    api_code: pulumi.Archive
+    code: LambdaCode
+    api_code: LambdaCode
     api: RestApi
     metrics_stream_arn: pulumi.Input[str]
     memory_mb: int

@@ -39,7 +39,15 @@ API = ArtifactSpec("api", ("aws-lambda-powertools>=3,<4",))
 """The ingest, query and insights functions: small, quick to cold-start."""
 AI = ArtifactSpec(
     "ai",
-    ("aws-lambda-powertools>=3,<4", "pluggy>=1.5", "numpy>=1.26", "scipy>=1.11", "pandas>=2.1", "statsmodels>=0.14"),
+    (
+        "aws-lambda-powertools>=3,<4",
+        "pluggy>=1.5",
+        "numpy>=1.26",
+        "scipy>=1.11",
+        "pandas>=2.1",
+        "statsmodels>=0.14",
+        "python-dateutil<3",  # the Lambda runtime's botocore needs <3; ours would shadow it
+    ),
 )
 
 

@@ -9,6 +9,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.code import LambdaCode
+
 LAMBDA_RUNTIME = "python3.12"
 XRAY_STATEMENT = {
     # X-Ray's write actions support no resource-level permissions: AWS requires "*" here.
@@ -22,7 +24,7 @@ XRAY_STATEMENT = {
 class FunctionArgs:
     function_name: str
     handler: str
-    code: pulumi.Archive
+    code: LambdaCode
     memory_mb: int
     timeout_s: int
     log_retention_days: int
@@ -82,7 +84,8 @@ class LambdaFunction(pulumi.ComponentResource):
             description=args.description,
             runtime=LAMBDA_RUNTIME,
             handler=args.handler,
-            code=args.code,
+            s3_bucket=args.code.bucket,
+            s3_key=args.code.key,
             role=self.role.arn,
             memory_size=args.memory_mb,
             timeout=args.timeout_s,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.api import RestApi, RestApiArgs
+from components.code import LambdaCode
 from components.function import FunctionArgs, LambdaFunction
 from components.tables import dynamodb_table
 from handlers.definitions import INGEST_FN, METRICS, QUERY_FN
@@ -15,7 +16,7 @@ from handlers.definitions import INGEST_FN, METRICS, QUERY_FN
 @dataclass
 class IngestArgs:
     prefix: str
-    code: pulumi.Archive
+    code: LambdaCode
     ingest_memory_mb: int
     ingest_timeout_s: int
     ingest_reserved_concurrency: int

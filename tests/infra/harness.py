@@ -88,7 +88,7 @@ def _fabricate(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         out["url"] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{physical}"
         out["arn"] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{physical}"
     elif type_ == "aws:s3/bucket:Bucket" or type_ == "aws:s3/bucketV2:BucketV2":
-        bucket = inputs.get("bucket") or physical
+        bucket = inputs.get("bucket") or (f"{inputs['bucketPrefix']}abc123" if "bucketPrefix" in inputs else physical)
         out.setdefault("bucket", bucket)
         out["arn"] = f"arn:aws:s3:::{bucket}"
         out["bucketRegionalDomainName"] = f"{bucket}.s3.{REGION}.amazonaws.com"

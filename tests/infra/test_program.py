@@ -141,3 +141,15 @@ def test_config_overrides_reach_the_graph() -> None:
         g.one("aws:apigateway/methodSettings:MethodSettings", "throttling").inputs["settings"]["throttlingRateLimit"]
         == 100
     )
+
+
+def test_lambda_code_comes_from_the_private_code_bucket(graph) -> None:
+    bucket = graph.one("aws:s3/bucket:Bucket", "code-bucket")
+    objects = graph.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    keys = {o.inputs["key"] for o in objects}
+    for fn in graph.of_type(FN):
+        assert fn.inputs["s3Key"] in keys and "code" in fn.inputs["s3Bucket"]
+    assert graph.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "code-bucket").inputs["blockPublicPolicy"]
+    policy = graph.one("aws:s3/bucketPolicy:BucketPolicy", "code-bucket").json_input("policy")
+    assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert bucket.inputs["bucketPrefix"].startswith("iops-dev-code-")
