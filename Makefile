@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
-DASHBOARD_SRC := $(shell find dashboard/src dashboard/index.html dashboard/package.json dashboard/vite.config.ts -type f 2>/dev/null)
+DASHBOARD_SRC := $(shell find dashboard/src dashboard/scripts dashboard/index.html dashboard/package.json dashboard/package-lock.json dashboard/vite.config.ts dashboard/tsconfig*.json -type f 2>/dev/null)
 
 .PHONY: install demo test test-fast lint dashboard browser bench model clean
 

@@ -1,0 +1,23 @@
+import { describe, expect, it } from "vitest";
+import { hostHref, insightHref, matchRoute } from "./routes";
+
+describe("routes", () => {
+  it.each([
+    ["/", { name: "feed" }],
+    ["/index.html", { name: "feed" }],
+    ["/insights/abc-123", { name: "insight", id: "abc-123" }],
+    ["/insights/abc-123/", { name: "insight", id: "abc-123" }],
+    ["/hosts/web-1", { name: "host", hostname: "web-1" }],
+    ["/hosts/ib%20stream%2F42", { name: "host", hostname: "ib stream/42" }],
+    ["/hosts/", { name: "not-found", path: "/hosts/" }],
+    ["/insights/a/b", { name: "not-found", path: "/insights/a/b" }],
+    ["/hosts/%E0%A4%A", { name: "not-found", path: "/hosts/%E0%A4%A" }],
+  ])("%s", (path, route) => {
+    expect(matchRoute(path)).toEqual(route);
+  });
+
+  it("hrefs round-trip through matchRoute", () => {
+    expect(matchRoute(insightHref("a/b?c"))).toEqual({ name: "insight", id: "a/b?c" });
+    expect(matchRoute(hostHref("ib_stream_42"))).toEqual({ name: "host", hostname: "ib_stream_42" });
+  });
+});

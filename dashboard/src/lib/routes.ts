@@ -1,0 +1,27 @@
+export type Route =
+  | { name: "feed" }
+  | { name: "insight"; id: string }
+  | { name: "host"; hostname: string }
+  | { name: "not-found"; path: string };
+
+function decode(segment: string): string | null {
+  try {
+    const value = decodeURIComponent(segment);
+    return value === "" ? null : value;
+  } catch {
+    return null;
+  }
+}
+
+/** Map a pathname to a view. Ids and hostnames are one URL-encoded path segment. */
+export function matchRoute(pathname: string): Route {
+  const path = pathname.replace(/\/+$/, "") || "/";
+  if (path === "/" || path === "/index.html") return { name: "feed" };
+  const m = /^\/(insights|hosts)\/([^/]+)$/.exec(path);
+  const value = m?.[2] !== undefined ? decode(m[2]) : null;
+  if (m && value !== null) return m[1] === "insights" ? { name: "insight", id: value } : { name: "host", hostname: value };
+  return { name: "not-found", path: pathname };
+}
+
+export const insightHref = (id: string): string => `/insights/${encodeURIComponent(id)}`;
+export const hostHref = (hostname: string): string => `/hosts/${encodeURIComponent(hostname)}`;

@@ -1,0 +1,171 @@
+"""Browser end-to-end fixtures: `iops local` as a subprocess, Debian's Chromium via Playwright."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("IOPS_CHROMIUM", "/usr/bin/chromium"))
+DIST_INDEX = ROOT / "dashboard" / "dist" / "index.html"
+ARTIFACTS = ROOT / "test-artifacts"
+API_KEY = "e2e-key-0123456789"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LAPTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
+
+
+def skip_reason() -> str | None:
+    if not CHROMIUM.is_file():
+        return f"{CHROMIUM} is missing (apt-get install chromium, or `make browser`)"
+    if not DIST_INDEX.is_file():
+        return "dashboard/dist is not built (cd dashboard && npm ci && npm run build, or `make dashboard`)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_json(method: str, url: str, body: object | None = None, key: str | None = API_KEY) -> tuple[int, Any]:
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if key:
+        headers["x-api-key"] = key
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+@dataclass
+class LocalSystem:
+    url: str
+    key: str
+    log: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="session")
+def local_system() -> Iterator[LocalSystem]:
+    """`iops local --port P --api-key K`, exactly as a user starts it."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "local", "--port", str(port), "--api-key", API_KEY],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    system = LocalSystem(url=f"http://127.0.0.1:{port}", key=API_KEY)
+    deadline = time.monotonic() + 90
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        system.log.append(line)
+        if API_KEY in line:
+            break
+        if proc.poll() is not None:
+            pytest.fail("iops local exited early:\n" + "".join(system.log) + proc.stdout.read())
+    else:
+        proc.kill()
+        pytest.fail("iops local did not print its banner within 90 s:\n" + "".join(system.log))
+
+    # Keep draining its output so a chatty server never blocks on a full pipe.
+    def drain() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            system.log.append(line)
+
+    threading.Thread(target=drain, daemon=True).start()
+    status, _ = http_json("GET", f"{system.url}/insights/recent?limit=1", key=None)
+    assert status == 200, "".join(system.log)
+    yield system
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@dataclass
+class Probe:
+    """A page plus everything it complained about."""
+
+    page: Any
+    errors: list[str] = field(default_factory=list)
+    requests: list[tuple[str, str | None]] = field(default_factory=list)
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Any]:
+    """Factory: a fresh browser context and page that records console errors and requests."""
+    contexts: list[Any] = []
+
+    def make(viewport: dict[str, int] = LAPTOP, *, phone: bool = False, dark: bool = False) -> Probe:
+        ctx = browser.new_context(
+            viewport=viewport,
+            device_scale_factor=2 if phone else 1,
+            is_mobile=phone,
+            has_touch=phone,
+            color_scheme="dark" if dark else "light",
+        )
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.set_default_timeout(15_000)
+        probe = Probe(page)
+        page.on("console", lambda m: m.type == "error" and probe.errors.append(f"console: {m.text}"))
+        page.on("pageerror", lambda e: probe.errors.append(f"pageerror: {e}"))
+        page.on("request", lambda r: probe.requests.append((r.url, r.headers.get("accept"))))
+        return probe
+
+    yield make
+    for ctx in contexts:
+        with contextlib.suppress(Exception):
+            ctx.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,88 @@
+"""A switchable HTTP proxy for the connection-status test.
+
+It forwards every request to the real ``iops local`` (keeping the browser's ``Host`` header, so
+the ``/config.json`` that ``iops local`` generates points the app at the proxy). Switched to
+``failing``, it stops answering: it accepts the connection and closes it without a response,
+which the browser sees as a network error, like a server that went away.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+HOP_BY_HOP = {
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+    "te", "trailers", "transfer-encoding", "upgrade", "content-length",
+}  # fmt: skip
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: SwitchableProxy
+
+    def log_message(self, *_args: object) -> None:  # keep the test output quiet
+        pass
+
+    def _forward(self) -> None:
+        proxy = self.server
+        is_poll = self.path.startswith("/insights/recent")
+        with proxy.lock:
+            if is_poll:
+                proxy.polls["failed" if proxy.failing else "answered"] += 1
+            failing = proxy.failing
+        if failing:
+            self.close_connection = True  # no status line, no body: "the server stopped answering"
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        conn = http.client.HTTPConnection(proxy.target.hostname, proxy.target.port, timeout=30)
+        try:
+            conn.request(self.command, self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            payload = resp.read()
+            self.send_response(resp.status, resp.reason)
+            for k, v in resp.getheaders():
+                if k.lower() not in HOP_BY_HOP:
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        finally:
+            conn.close()
+
+    do_GET = do_POST = do_OPTIONS = do_PUT = do_DELETE = _forward
+
+
+class SwitchableProxy(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, target: str, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.target = urlsplit(target)
+        self.failing = False
+        self.polls = {"answered": 0, "failed": 0}
+        self.lock = threading.Lock()
+        self._thread = threading.Thread(target=self.serve_forever, name="e2e-proxy", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def set_failing(self, failing: bool) -> None:
+        with self.lock:
+            self.failing = failing
+
+    def poll_count(self, kind: str) -> int:
+        with self.lock:
+            return self.polls[kind]
+
+    def __enter__(self) -> SwitchableProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.shutdown()
+        self.server_close()
