@@ -40,6 +40,9 @@ test: install dashboard browser lint
 test-fast: install
 	$(BIN)/pytest -m "not slow and not e2e"
 
+model: install
+	$(BIN)/iops train generate --out build/ml-data && $(BIN)/iops train local --data build/ml-data --model-dir build/ml-model --ship
+
 bench: install
 	$(BIN)/python benchmarks/bench_detectors.py
 

@@ -1,1 +1,60 @@
-"""Built-in lstm plugin: not built yet (its issue adds the detector); registers nothing."""
+"""Built-in lstm detector: the exported LSTM forecaster, run in numpy (no torch in the Lambda).
+
+Per-series state (JSON): the recurrent window (the last ``window`` raw values) and the series'
+running surprise statistics (see `detectors.lstm_model`). A batch of points is forecast in one
+vectorised pass, so a batch costs little more than one point. The first ``window`` points of a
+series, and the following ``warmup`` ones, score 0.
+
+The model is the shipped default (``detectors/models/lstm-default.{npz,json}``, made by
+``iops train local`` with the generator's data and a fixed seed) unless ``IOPS_LSTM_MODEL``
+names another artifact (path of the ``.json``/``.npz`` or their common stem).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from detectors.contract import Point, SeriesKey, State
+from detectors.hookspecs import hookimpl
+from detectors.lstm_model import LstmModel, new_series_state
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "lstm-default"
+MODEL_ENV = "IOPS_LSTM_MODEL"
+
+_lock = threading.Lock()
+_models: dict[str, LstmModel] = {}
+
+
+def load_model(path: str | Path | None = None) -> LstmModel:
+    """The artifact at ``path`` (default: ``$IOPS_LSTM_MODEL`` or the shipped one), loaded once."""
+    key = str(path or os.environ.get(MODEL_ENV) or DEFAULT_MODEL)
+    with _lock:
+        if key not in _models:
+            _models[key] = LstmModel.load(key)
+        return _models[key]
+
+
+class LstmDetector:
+    name = "lstm"
+    remote = False
+
+    def __init__(self, model_path: str | Path | None = None) -> None:
+        self._model_path = model_path
+
+    @property
+    def model(self) -> LstmModel:
+        return load_model(self._model_path)
+
+    def new_state(self, series: SeriesKey) -> State:
+        return new_series_state()
+
+    def score(self, series: SeriesKey, state: State, points: Sequence[Point]) -> list[float]:
+        return self.model.score_values(state, [p.value for p in points])
+
+
+@hookimpl
+def register_detectors(register):
+    register(LstmDetector())
