@@ -50,7 +50,7 @@ def batch_times(runs: int) -> list[float]:
         s = Settings.from_env()
         names = {"metrics": s.metrics_table, "insights": s.insights_table, "detector-state": s.state_table}
         for t in TABLES:
-            aws.client("dynamodb").create_table(**t.create_table_kwargs(names[t.logical]))
+            aws.client("dynamodb").create_table(**t.create_table_kwargs(names.get(t.logical, t.physical_name("iops-dev"))))
         from handlers import ai
 
         ai.reset()

@@ -10,6 +10,8 @@ import time
 
 from tqdm import tqdm
 
+from handlers.definitions import IB_EVENTS
+from local.emulator import LOCAL_PREFIX
 from local.traffic import Fleet, post
 
 BATCH = 250
@@ -18,8 +20,20 @@ BATCH = 250
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="send demo metrics with injected anomalies to an API")
     p.add_argument(
-        "--api", required=True, help="API base URL, e.g. http://127.0.0.1:8000 or `pulumi stack output apiUrl`"
+        "--api", help="API base URL, e.g. http://127.0.0.1:8000 or `pulumi stack output apiUrl`"
     )
+    p.add_argument(
+        "--kinesis", action="store_true", help="put InfiniBand events on the Kinesis stream instead of calling the API"
+    )
+    p.add_argument(
+        "--endpoint", help="with --kinesis: the emulator URL `iops local --kinesis` prints (default: your AWS account)"
+    )
+    p.add_argument(
+        "--stream",
+        default=IB_EVENTS.physical_name(LOCAL_PREFIX),
+        help="with --kinesis: stream name (default: the local one; deployed: `pulumi stack output kinesisStreamName`)",
+    )
+    p.add_argument("--events-per-minute", type=float, default=60, help="with --kinesis: events per stream per minute")
     p.add_argument(
         "--api-key", default=os.environ.get("IOPS_API_KEY"), help="x-api-key for POST /metrics (env IOPS_API_KEY)"
     )
@@ -61,7 +75,29 @@ def live(api: str, api_key: str | None, fleet: Fleet, every: float, stop: thread
             print(f"demo: send failed: {exc}", file=sys.stderr)
 
 
+def run_kinesis(args: argparse.Namespace) -> int:
+    """InfiniBand events onto the Kinesis stream, from the generator the simulator Lambda uses."""
+    from handlers.ib_simulator import IbGenerator, put_events
+    from local import kinesis
+
+    gen = IbGenerator(streams=args.streams, events_per_minute=args.events_per_minute, seed=args.seed)
+    client = kinesis.client(args.endpoint)
+    sent = put_events(client, args.stream, gen.history(args.minutes, time.time()))
+    print(f"put {sent} events for {len(gen.names)} InfiniBand streams on {args.stream}; injected:")
+    for d in gen.injected:
+        print(f"  {d.kind:<12} {d.stream:<14} {time.strftime('%H:%M', time.gmtime(d.start))}-{time.strftime('%H:%M', time.gmtime(d.end))} UTC")
+    if args.live > 0:
+        print(f"live: events every {args.live:g}s (Ctrl-C to stop)")
+        kinesis.live(client, args.stream, gen, args.live, threading.Event())
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.kinesis:
+        return run_kinesis(args)
+    if not args.api:
+        print("iops demo: --api URL is required (or --kinesis)", file=sys.stderr)
+        return 2
     fleet = Fleet(hosts=args.hosts, streams=args.streams, seed=args.seed)
     sent = backfill(args.api, args.api_key, fleet, args.minutes)
     print(f"sent {sent} points for {len(fleet.entities)} entities; injected:")

@@ -18,13 +18,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--api-key", help="API key POST /metrics requires (default: generated)")
     p.add_argument("--demo", action="store_true", help="also send demo traffic with injected anomalies")
     p.add_argument("--demo-minutes", type=int, default=120, help="history the demo backfills (default 120)")
+    p.add_argument("--kinesis", action="store_true", help="also run the streaming tier (Kinesis stream + process handler)")
     p.add_argument("--detectors", help="comma-separated detectors to run (env IOPS_DETECTORS)")
+    p.add_argument(
+        "--alerts-webhook",
+        metavar="URL",
+        help="POST each HIGH/CRITICAL alert to URL as an SNS HTTP notification (default: print alerts)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     extra = {"IOPS_DETECTORS": args.detectors} if args.detectors else {}
-    system = LocalSystem(port=args.port, host=args.host, extra_env=extra)
+    system = LocalSystem(port=args.port, host=args.host, extra_env=extra, alerts_webhook=args.alerts_webhook)
+    system.kinesis = system.kinesis or args.kinesis
     if args.api_key:
         system.api_key = args.api_key
     try:
@@ -36,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  dashboard  {system.url}/", flush=True)
     print(f"  API        {system.url}  (POST /metrics needs x-api-key: {system.api_key})", flush=True)
     print(f"  emulator   {system.emu.endpoint}", flush=True)
+    print(f"  alerts     {args.alerts_webhook or 'printed here'}", flush=True)
+    if system.kinesis_stream:
+        print(f"  kinesis    {system.kinesis_stream}  (feed it: iops demo --kinesis --endpoint {system.emu.endpoint})", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if args.demo:

@@ -14,7 +14,9 @@ COMMANDS = (
     "cli.local_cmd",
     "cli.demo_cmd",
     "cli.plugins_cmd",
+    "cli.evaluate_cmd",
     "cli.train_cmd",
+    "cli.cost_cmd",
 )
 
 

@@ -11,7 +11,7 @@ from components.api import RestApi
 from components.code import LambdaCode
 from components.function import FunctionArgs, LambdaFunction
 from components.tables import dynamodb_table, table_arns
-from handlers.definitions import DETECTOR_STATE, INSIGHTS, INSIGHTS_FN
+from handlers.definitions import CORRELATION, DETECTOR_STATE, INSIGHTS, INSIGHTS_FN
 
 
 @dataclass
@@ -49,6 +49,7 @@ class AiTier(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.insights_table = dynamodb_table(f"{name}-insights", INSIGHTS, args.prefix, self)
         self.state_table = dynamodb_table(f"{name}-state", DETECTOR_STATE, args.prefix, self)
+        self.correlation_table = dynamodb_table(f"{name}-correlation", CORRELATION, args.prefix, self)
         self.dlq = aws.sqs.Queue(
             f"{name}-dlq",
             name=f"{args.prefix}-ai-dlq",
@@ -75,12 +76,20 @@ class AiTier(pulumi.ComponentResource):
             self.insights_table.arn.apply(
                 lambda arn: {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"], "Resource": arn}
             ),
+            self.correlation_table.arn.apply(
+                lambda arn: {
+                    "Effect": "Allow",
+                    "Action": ["dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:PutItem"],
+                    "Resource": arn,
+                }
+            ),
             self.dlq.arn.apply(lambda arn: {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": arn}),
             *args.extra_statements,
         ]
         env: dict[str, pulumi.Input[str]] = {
             INSIGHTS.env_var: self.insights_table.name,
             DETECTOR_STATE.env_var: self.state_table.name,
+            CORRELATION.env_var: self.correlation_table.name,
             "INSIGHTS_TTL_DAYS": str(args.insights_ttl_days),
             "ANOMALY_THRESHOLD": str(args.anomaly_threshold),
             "IOPS_DETECTORS": ",".join(args.detectors),
@@ -151,6 +160,7 @@ class AiTier(pulumi.ComponentResource):
             {
                 "insightsTable": self.insights_table.name,
                 "stateTable": self.state_table.name,
+                "correlationTable": self.correlation_table.name,
                 "aiFunction": self.ai_fn.name,
                 "insightsFunction": self.insights_fn.name,
                 "dlqUrl": self.dlq.url,

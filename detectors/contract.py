@@ -24,7 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 State = dict[str, Any]
-"""Per-series detector state; must survive ``json.loads(json.dumps(state))``."""
+"""Per-series detector state; must survive ``json.loads(json.dumps(state))``.
+
+A detector that can score with more than one model (SageMaker falling back to the built-in
+LSTM) records which one it used in ``state["model_used"]``; insights report it."""
 
 SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 
@@ -123,3 +126,46 @@ class Enricher(Protocol):
 def severity_rank(severity: str) -> int:
     """Order of a severity name: LOW=0 .. CRITICAL=3."""
     return SEVERITIES.index(severity)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """An anomaly insight as a grouping rule sees it (one point of one series)."""
+
+    alert_id: str
+    entity: str
+    metric: str
+    timestamp: float
+    severity: str
+    risk_score: int
+    observed: float | None = None
+    expected: float | None = None
+
+
+@runtime_checkable
+class GroupingRule(Protocol):
+    """Groups anomalies of several series into one ``pattern`` insight with a shared cause.
+
+    The runtime keeps every anomaly's group (per rule) for ``patternWindowSeconds`` in a
+    correlation store, across stream batches, and asks the rule whether the anomalies of one
+    group inside the window form a pattern.
+    """
+
+    name: str
+    """Unique, lowercase; part of the pattern's id and ``model_used``."""
+
+    def group(self, member: Member) -> str | None:
+        """The group this anomaly belongs to under this rule (e.g. its metric), or None."""
+        ...
+
+    def is_pattern(self, members: Sequence[Member], min_members: int) -> bool:
+        """Whether these anomalies of one group, within the window, form a pattern.
+
+        ``min_members`` is the configured ``patternMinHosts``: distinct hosts or streams
+        (or whatever the rule counts) that make a pattern.
+        """
+        ...
+
+    def describe(self, group: str, members: Sequence[Member]) -> tuple[str, list[str]]:
+        """An explanation naming the shared cause to look at, and recommendations."""
+        ...

@@ -24,3 +24,8 @@ def register_detectors(register: Callable[..., None]) -> None:
 @hookspec
 def register_enrichers(register: Callable[..., None]) -> None:
     """Call ``register(enricher)`` for each `contract.Enricher` the plugin provides."""
+
+
+@hookspec
+def register_grouping_rules(register: Callable[..., None]) -> None:
+    """Call ``register(rule)`` for each `contract.GroupingRule` (cross-series pattern) the plugin provides."""

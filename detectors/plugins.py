@@ -19,7 +19,7 @@ from typing import Any
 import pluggy
 
 from detectors import hookspecs
-from detectors.contract import Detector, Enricher
+from detectors.contract import Detector, Enricher, GroupingRule
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
 DISTRIBUTION = "iops-dashboard"
@@ -28,6 +28,7 @@ DEFAULT_PLUGINS = {
     "lstm": "detectors.lstm",
     "sagemaker": "detectors.sagemaker",
     "bedrock": "detectors.bedrock",
+    "patterns": "detectors.patterns",
 }
 """Used only when the project runs from a checkout whose entry points are not installed."""
 DEFAULT_DETECTORS = ("statistical",)
@@ -131,6 +132,11 @@ def detector_owners() -> dict[str, str]:
 def enricher_owners() -> dict[str, str]:
     """Enricher name -> the plugin that registered it."""
     return {name: plugin for name, (plugin, _) in _collect("register_enrichers").items()}
+
+
+def all_grouping_rules() -> dict[str, GroupingRule]:
+    """Every pattern grouping rule any loaded plugin registers, by name."""
+    return {name: rule for name, (_, rule) in _collect("register_grouping_rules").items()}
 
 
 def all_enrichers() -> dict[str, Enricher]:

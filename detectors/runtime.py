@@ -36,19 +36,21 @@ class SeriesState:
     last_timestamp: float | None = None
     recent: list[list[float]] = field(default_factory=list)
     detectors: dict[str, State] = field(default_factory=dict)
+    forecast: State = field(default_factory=dict)
+    """Capacity forecast state (`detectors.forecast`); empty for series without a limit."""
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"last": self.last_timestamp, "recent": self.recent, "detectors": self.detectors},
-            separators=(",", ":"),
-        )
+        raw = {"last": self.last_timestamp, "recent": self.recent, "detectors": self.detectors}
+        if self.forecast:
+            raw["forecast"] = self.forecast
+        return json.dumps(raw, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | None) -> SeriesState:
         if not text:
             return cls()
         raw = json.loads(text)
-        return cls(raw.get("last"), raw.get("recent", []), raw.get("detectors", {}))
+        return cls(raw.get("last"), raw.get("recent", []), raw.get("detectors", {}), raw.get("forecast", {}))
 
 
 @dataclass(slots=True)

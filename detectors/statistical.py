@@ -1,20 +1,83 @@
-"""Built-in statistical detector (first version): robust deviation from a smoothed level.
+"""Built-in statistical detector: seasonal-naive surprise and range novelty, each scored
+against the series' own recent records so that one threshold serves every series.
 
-Keeps an exponentially weighted mean and a robust spread per series and scores how far a
-new point lies from what the recent past predicts. Its quality is tuned and measured with
-``iops evaluate``.
+Why this shape (measured with ``iops evaluate`` on the NAB development corpus, see
+docs/detection.md):
+
+* Forecast. Each point is compared with what the series did at the same time of day
+  (a 5-minute-bin daily profile, updated with a Huber-clipped EWMA so one spike does not
+  become tomorrow's expectation, matched within one bin either side because daily jobs
+  drift), or, when it explains the point better, with the same hour on past weeks (an hourly
+  weekly profile: quiet weekends). Before a full day has been seen a Huber-clipped EWMA level
+  stands in. Bins are keyed by wall-clock time, so gaps and irregular sampling need no care;
+  the runtime already drops repeated timestamps.
+* Surprise. ``u = log(1 + |residual| / b)`` with ``b`` the robust (clipped) mean absolute
+  residual: scale-free, so CPU percent and bytes per second look alike, and compressed
+  so that heavy-tailed metrics (disk bursts) do not saturate. ``u`` is averaged over 1 point
+  (spikes) and over about 10 points (level shifts, bursts, variance changes, flat-lining
+  where the profile expects movement).
+* Range novelty. A value, or the 10-point mean, beyond the envelope of its recent values
+  (upper and lower extremes, fading toward the level) is evidence by itself, in proportion
+  to how far beyond the envelope's width it lands: this is what catches level shifts to
+  never-seen levels and spikes larger than any before, which residuals alone under-rate
+  on bursty metrics.
+* Calibration. Each surprise average is divided by its own fading record (the highest
+  value in roughly the last twelve days); range novelty is ``1 + excess / width``. Both read
+  "1 = as extreme as anything recently seen on this series", the same on every series, and
+  a recurring pattern (a nightly job) stops alarming once it has set the record.
+  Score = evidence / (1 + evidence), in [0, 1); 0.5 is "at the record".
+
+statsmodels was not used: its smoothers refit on whole arrays, while the Lambda needs an
+O(1) per-point update from a small JSON state; the recursions here are the online forms.
+State is about 4.5 KB of JSON per series (the 288 + 168 profile bins dominate).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from detectors.contract import Point, SeriesKey, State
 from detectors.hookspecs import hookimpl
 
-ALPHA = 0.05
-WARMUP = 20
+DAY_S = 86400.0
+BIN_S = 300.0
+"""Profile resolution: 5-minute bins (288 a day), the usual CloudWatch period."""
+PROFILE_ALPHA = 0.6
+"""Profile update weight: mostly 'same time yesterday', smoothed a little."""
+LEVEL_ALPHA = 0.1
+"""Fallback level forecast during the first day."""
+SCALE_ALPHA = 0.01
+CLIP = 4.0
+"""Residuals are clipped at CLIP * b before updating forecasts and scale (Huber)."""
+SCALES = (1.0, 10.0)
+"""Averaging horizons of the surprise, in points."""
+MEMORY = 0.9998
+"""Decay of records and of the value envelope per BIN_S of time: half-life about 12 days,
+longer than a week so that last weekend's lows are still known this weekend."""
+JITTER = 1
+"""Daily patterns wander by a bin or two (a cron job at 02:00 or 02:05): tolerate it."""
+WARMUP = 30
+"""Points before any score (the scale estimate needs a few residuals)."""
+DEFAULT_THRESHOLD = 0.5268
+"""NAB-optimised threshold (standard profile, ``iops evaluate --corpus ../shared/nab``)."""
+
+NBINS = int(DAY_S // BIN_S)
+WEEK_S = 7 * DAY_S
+WEEK_BIN_S = 3600.0
+WEEK_BINS = int(WEEK_S // WEEK_BIN_S)
+WEEK_ALPHA = 0.1
+"""Weekly profile (hourly bins) update weight: a slow mean of the same hour on past weeks."""
+SQRT2 = math.sqrt(2.0)
+
+
+def _clip(e: float, limit: float) -> float:
+    return max(-limit, min(limit, e))
+
+
+def _compact(v: float) -> float:
+    """7 significant digits: halves the JSON of the profiles (most of the state), loses nothing."""
+    return float(f"{v:.7g}")
 
 
 class StatisticalDetector:
@@ -22,25 +85,102 @@ class StatisticalDetector:
     remote = False
 
     def new_state(self, series: SeriesKey) -> State:
-        return {"n": 0, "mean": 0.0, "var": 0.0}
+        return {
+            "n": 0,
+            "t0": None,
+            "last": None,
+            "level": 0.0,
+            "b_level": 0.0,
+            "b_prof": 0.0,
+            "sm": [0.0] * len(SCALES),
+            "hi": [0.0] * len(SCALES),
+            "lo": [0.0] * len(SCALES),
+            "prof": [None] * NBINS,
+            "week": [None] * WEEK_BINS,
+            "b_week": 0.0,
+            "avg": [0.0] * len(SCALES),
+            "rec": [0.0] * len(SCALES),
+        }
 
     def score(self, series: SeriesKey, state: State, points: Sequence[Point]) -> list[float]:
+        n, t0, last, level = state["n"], state["t0"], state["last"], state["level"]
+        sm, hi, lo = state["sm"], state["hi"], state["lo"]
+        b_level, b_prof = state["b_level"], state["b_prof"]
+        prof, avg, rec = state["prof"], state["avg"], state["rec"]
+        week, b_week = state["week"], state["b_week"]
+        weights = [1.0 / k for k in SCALES]
         out: list[float] = []
-        n, mean, var = state["n"], state["mean"], state["var"]
         for p in points:
-            if n < WARMUP:
+            x, t = p.value, p.timestamp
+            if not math.isfinite(x):  # never let one bad value poison the state
                 out.append(0.0)
+                continue
+            k = int((t % DAY_S) // BIN_S) % NBINS
+            kw = int((t % WEEK_S) // WEEK_BIN_S) % WEEK_BINS
+            if n == 0:
+                t0, last, level, n = t, t, x, 1
+                sm[:] = hi[:] = lo[:] = [x] * len(SCALES)
+                prof[k] = x
+                out.append(0.0)
+                continue
+            floor = 1e-3 * abs(level) + 1e-9  # flat series: any change is news, not a division by 0
+            seasonal = t - t0 >= DAY_S and prof[k] is not None
+            # memory fades with time, not with points: sparse series keep their records as long
+            fade = MEMORY ** max(0.0, (t - last) / BIN_S)
+            last = t
+            if seasonal:
+                near = (prof[(k + j) % NBINS] for j in range(-JITTER, JITTER + 1))
+                resid = min(abs(x - v) for v in near if v is not None) / max(b_prof, floor)
             else:
-                z = abs(p.value - mean) / math.sqrt(var + 1e-12 + (1e-3 * abs(mean)) ** 2)
-                out.append(1.0 - math.exp(-((z / 4.0) ** 2)))
+                resid = abs(x - level) / max(b_level, floor)
+            weekly = t - t0 >= WEEK_S and week[kw] is not None
+            if weekly:
+                # a weekly rhythm (quiet weekends) explains what yesterday cannot
+                resid = min(resid, abs(x - week[kw]) / max(b_week, floor))
+            u = math.log1p(resid)
+            ratio = 0.0
+            for i, w in enumerate(weights):
+                avg[i] += w * (u - avg[i])
+                if n >= WARMUP:
+                    ratio = max(ratio, avg[i] / (rec[i] + 1e-9))
+                rec[i] = max(rec[i] * fade, avg[i])
+            for i, w in enumerate(weights):
+                sm[i] += w * (x - sm[i])
+                if n >= WARMUP:
+                    beyond = max(sm[i] - hi[i], lo[i] - sm[i])
+                    if beyond > 0:
+                        ratio = max(ratio, 1.0 + beyond / (hi[i] - lo[i] + floor))
+                # the envelope fades toward the level, so old extremes stop masking new ones
+                hi[i] = max(sm[i], level + (hi[i] - level) * fade)
+                lo[i] = min(sm[i], level + (lo[i] - level) * fade)
+            # update the forecasts after scoring (causal), with clipped residuals
+            e = x - level
+            lim = CLIP * max(b_level, floor)
+            level += LEVEL_ALPHA * _clip(e, lim)
+            b_level += (SCALE_ALPHA if n > WARMUP else 1.0 / (n + 1)) * (min(abs(e), lim) - b_level)
+            if prof[k] is None:
+                prof[k] = x
+            else:
+                e = x - prof[k]
+                lim = CLIP * max(b_prof, floor)
+                b_prof += SCALE_ALPHA * (min(abs(e), lim) - b_prof)
+                prof[k] = _compact(prof[k] + PROFILE_ALPHA * _clip(e, lim))
+            if week[kw] is None:
+                week[kw] = x
+            else:
+                e = x - week[kw]
+                lim = CLIP * max(b_week, floor)
+                if weekly:
+                    b_week += SCALE_ALPHA * (min(abs(e), lim) - b_week)
+                week[kw] = _compact(week[kw] + WEEK_ALPHA * _clip(e, lim))
+            if not weekly:
+                b_week = b_prof
+            if not seasonal:
+                # yesterday-vs-today differences two noisy points: sqrt(2) times the level spread
+                b_prof = SQRT2 * b_level
             n += 1
-            if n == 1:
-                mean = p.value
-            else:
-                delta = p.value - mean
-                mean += ALPHA * delta
-                var = (1 - ALPHA) * (var + ALPHA * delta * delta)
-        state.update(n=n, mean=mean, var=var)
+            out.append(ratio / (1.0 + ratio))
+        state.update(n=n, t0=t0, last=last, level=level, b_level=b_level, b_prof=b_prof)
         return out
 
 

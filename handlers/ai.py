@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from detectors import plugins
-from handlers import aws
+from handlers import aws, telemetry
 from handlers.settings import Settings
 from handlers.stream import BatchOutcome, Processor, process_batch
 
@@ -50,6 +50,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
     started = time.monotonic()
     deadline = started + context.get_remaining_time_in_millis() / 1000
     outcome: BatchOutcome = process_batch(get_processor(), event.get("Records", []), deadline)
+    telemetry.ai_batch(outcome.insights, outcome.detector_seconds, outcome.detector_failures)
     logger.info(
         "batch",
         extra={

@@ -102,7 +102,18 @@ DETECTOR_STATE = Table(
 )
 """Per-series detector state (one item per host#metric), written once per stream batch."""
 
-TABLES = (METRICS, INSIGHTS, DETECTOR_STATE)
+CORRELATION = Table(
+    logical="correlation",
+    hash_key="groupKey",
+    range_key="member",
+    attributes={"groupKey": "S", "member": "S"},
+    ttl_attribute="ttl",
+    env_var="CORRELATION_TABLE",
+)
+"""Recent anomalies per pattern group (rule|group, then epoch ms), kept a short while (TTL), so
+patterns form across stream batches (`handlers.patterns`)."""
+
+TABLES = (METRICS, INSIGHTS, DETECTOR_STATE, CORRELATION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,3 +187,35 @@ def match_route(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
 def allowed_methods(path: str) -> set[str]:
     """Methods some route accepts on ``path`` (for 405 versus 404, and CORS preflight)."""
     return {r.method for r in ROUTES if match_route(r.method, path) is not None}
+
+
+# Streaming tier (InfiniBand events through Kinesis): the stack and `iops local --kinesis` both use these.
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """A Kinesis data stream: producers must use ``partition_key_field``'s value as partition key."""
+
+    logical: str
+    env_var: str
+    partition_key_field: str
+
+    def physical_name(self, prefix: str) -> str:
+        return f"{prefix}-{self.logical}"
+
+
+IB_EVENTS = Stream(logical="ib-events", env_var="IB_EVENTS_STREAM", partition_key_field="stream")
+"""InfiniBand stream events; partition key = the event's ``stream`` so one stream's events stay in order."""
+
+IB_WINDOWS = Table(
+    logical="ib-windows",
+    hash_key="stream",
+    range_key=None,
+    attributes={"stream": "S"},
+    ttl_attribute="ttl",
+    env_var="IB_STATE_TABLE",
+)
+"""Per InfiniBand stream: open minute windows, watermark, last sequence number per shard (idempotency)."""
+
+STREAMING_TABLES = (IB_WINDOWS,)
+"""Created only when the streaming tier is enabled (not part of ``TABLES``)."""

@@ -7,7 +7,7 @@ import time
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers import aws, metrics
+from handlers import aws, metrics, telemetry
 from handlers.api import bind, build_resolver, logger
 from handlers.definitions import INGEST_FN
 from handlers.settings import Settings
@@ -41,6 +41,7 @@ def post_metrics() -> Response:
     else:
         status = 200
     logger.info("ingest", extra={"accepted": result.accepted, "rejected": body["rejected"], "status": status})
+    telemetry.ingest_result(result.accepted, len(result.rejected), len(result.unstored))
     headers = {"Retry-After": "1"} if status == 503 else None
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
 

@@ -10,12 +10,13 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from handlers.definitions import ENTITY_INDEX, RECENT_INDEX, SEVERITY_INDEX
-from handlers.metrics import BadRequest, iso
+from handlers.metrics import HOSTNAME_RE, BadRequest, iso, run_query
 
 ENTITY_TYPE = "insight"
 INSIGHT_TYPES = ("anomaly", "prediction", "pattern")
 SEVERITY_NAMES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 MAX_PAGES = 10
+MAX_ID_BYTES = 1024
 """Filtered queries read at most this many pages to fill one response."""
 
 _ser = TypeSerializer()
@@ -81,7 +82,7 @@ def from_item(item: dict) -> dict:
         "expected": num(raw.get("expected")),
         "scores": num(raw.get("scores", {})),
     }
-    for extra in ("eta", "limit", "related"):
+    for extra in ("eta", "eta_interval", "limit", "related"):
         if extra in raw:
             out[extra] = num(raw[extra])
     return out
@@ -113,6 +114,9 @@ def query_insights(
     names = {"#ts": "timestamp"}
     values: dict[str, Any] = {":since": {"N": str(since_ms or 0)}}
     filters: list[str] = []
+    host = host or None  # an empty ?host= means no host filter, like the other parameters
+    if host is not None and not HOSTNAME_RE.match(host):
+        raise BadRequest("host has characters a hostname cannot have")
     if host is not None:
         index, key = ENTITY_INDEX, ("entity_id", host)
         if severity:
@@ -143,7 +147,7 @@ def query_insights(
         page = {**kwargs, "Limit": limit - len(items)} if not filters else {**kwargs, "Limit": max(limit, 25)}
         if start:
             page["ExclusiveStartKey"] = start
-        resp = ddb.query(**page)
+        resp = run_query(ddb.query, **page)
         for item in resp.get("Items", []):
             if len(items) < limit:
                 items.append(item)
@@ -157,6 +161,8 @@ def query_insights(
 
 
 def get_insight(ddb: Any, table: str, alert_id: str) -> dict | None:
+    if len(alert_id.encode()) > MAX_ID_BYTES:
+        return None  # DynamoDB refuses longer key values (moto does not): no such insight
     resp = ddb.query(
         TableName=table,
         KeyConditionExpression="insightId = :id",

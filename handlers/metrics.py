@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from botocore.exceptions import ClientError, ParamValidationError
+
 from handlers.definitions import METRICS
 
 HOSTNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$")
@@ -27,6 +29,7 @@ NON_NEGATIVE_FIELDS = {"diskIO", "networkIO"}
 MAX_ABS_VALUE = 1e15
 BATCH_LIMIT = 25  # DynamoDB BatchWriteItem rejects more (moto does not: enforce it here)
 MAX_BODY_BYTES = 1_048_576
+DYNAMODB_MIN_MAGNITUDE = 1e-130
 
 
 class BadRequest(ValueError):
@@ -72,6 +75,8 @@ def parse_timestamp(raw: Any) -> int:
     """ISO 8601 (naive means UTC) or epoch seconds (milliseconds when > 1e11) -> epoch ms."""
     if isinstance(raw, bool):
         raise ValueError("timestamp must be ISO 8601 or epoch seconds, not a boolean")
+    if isinstance(raw, int) and abs(raw) > 1e18:
+        raise ValueError("timestamp must be between 2000-01-01 and one day from now")  # float() would overflow
     if isinstance(raw, int | float):
         if not math.isfinite(raw):
             raise ValueError("timestamp must be finite")
@@ -102,6 +107,8 @@ def parse_timestamp(raw: Any) -> int:
 def _check_value(name: str, value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"{name} must be a number"
+    if isinstance(value, int) and abs(value) > MAX_ABS_VALUE:
+        return f"{name} must be within +-{MAX_ABS_VALUE:g}"  # before isfinite: a huge int overflows a float
     if not math.isfinite(value):
         return f"{name} must be finite"
     if name in PERCENT_FIELDS and not 0 <= value <= 100:
@@ -189,6 +196,8 @@ def to_item(metric: Metric, now_s: float, ttl_days: int) -> dict[str, dict[str, 
 
 def number(value: float) -> str:
     """A DynamoDB number string for a finite float (shortest exact decimal)."""
+    if abs(value) < DYNAMODB_MIN_MAGNITUDE:
+        return "0"  # DynamoDB refuses non-zero magnitudes below 1e-130 (a 502 for 5e-324 before)
     return str(Decimal(repr(float(value)))) if not float(value).is_integer() else str(int(value))
 
 
@@ -267,6 +276,17 @@ def ingest(ddb: Any, table: str, body: str | None, max_items: int, ttl_days: int
     return result
 
 
+def run_query(call: Callable[..., dict], **kwargs: Any) -> dict:
+    """A DynamoDB query or scan; a start key DynamoDB refuses is a bad nextToken (400), not a crash (502)."""
+    try:
+        return call(**kwargs)
+    except (ClientError, ParamValidationError) as exc:
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else "ParamValidation"
+        if "ExclusiveStartKey" in kwargs and code in ("ValidationException", "ParamValidation"):
+            raise BadRequest("nextToken is not a token this API returned") from None
+        raise
+
+
 def encode_token(key: dict | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode() if key else None
 
@@ -338,7 +358,8 @@ def query_metrics(
     if hostname is not None:
         if not HOSTNAME_RE.match(hostname):
             raise BadRequest("hostname has characters a hostname cannot have")
-        resp = ddb.query(
+        resp = run_query(
+            ddb.query,
             KeyConditionExpression="hostname = :h AND #ts BETWEEN :lo AND :hi",
             ExpressionAttributeNames={"#ts": METRICS.range_key},
             ExpressionAttributeValues={":h": {"S": hostname}, ":lo": {"N": str(lo)}, ":hi": {"N": str(hi)}},
@@ -350,7 +371,7 @@ def query_metrics(
             kwargs["FilterExpression"] = "#ts BETWEEN :lo AND :hi"
             kwargs["ExpressionAttributeNames"] = {"#ts": METRICS.range_key}
             kwargs["ExpressionAttributeValues"] = {":lo": {"N": str(lo)}, ":hi": {"N": str(hi)}}
-        resp = ddb.scan(**kwargs)
+        resp = run_query(ddb.scan, **kwargs)
     points = [from_item(i) for i in resp.get("Items", [])]
     if hostname is None:
         points.sort(key=lambda p: p["timestamp"], reverse=True)

@@ -6,8 +6,9 @@ from functools import cache
 
 from handlers.definitions import ROUTES, Route
 from handlers.insights import INSIGHT_TYPES, SEVERITY_NAMES
-from handlers.metrics import MAX_ABS_VALUE
+from handlers.metrics import HOSTNAME_RE, MAX_ABS_VALUE, MIN_EPOCH_S
 
+HOSTNAME_PATTERN = HOSTNAME_RE.pattern
 NUMBER = {"type": "number"}
 NULLABLE_NUMBER = {"type": "number", "nullable": True}
 ERROR = {
@@ -19,9 +20,12 @@ METRIC_IN = {
     "type": "object",
     "required": ["hostname", "timestamp"],
     "properties": {
-        "hostname": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$"},
+        "hostname": {"type": "string", "pattern": HOSTNAME_PATTERN},
         "timestamp": {
-            "oneOf": [{"type": "string", "description": "ISO 8601"}, {"type": "number", "description": "epoch seconds"}]
+            "oneOf": [
+                {"type": "string", "description": "ISO 8601"},
+                {"type": "number", "minimum": MIN_EPOCH_S, "description": "epoch seconds, up to one day from now"},
+            ]
         },
         "cpuUsage": {"type": "number", "minimum": 0, "maximum": 100},
         "memoryUsage": {"type": "number", "minimum": 0, "maximum": 100},
@@ -110,13 +114,13 @@ INSIGHTS_PAGE = {
 }
 
 PARAMS = {
-    "hostname": ({"type": "string"}, "Host or stream; without it all hosts are scanned (small fleets)"),
+    "hostname": ({"type": "string", "pattern": HOSTNAME_PATTERN}, "Host or stream; without it all hosts are scanned (small fleets)"),
     "from": ({"type": "string"}, "Start, ISO 8601 or epoch seconds"),
     "to": ({"type": "string"}, "End, ISO 8601 or epoch seconds"),
     "since": ({"type": "string"}, "Only insights at or after this time"),
     "nextToken": ({"type": "string"}, "From the previous page"),
     "severity": ({"type": "string", "enum": list(SEVERITY_NAMES)}, "Only this severity"),
-    "host": ({"type": "string"}, "Only insights about this host or stream"),
+    "host": ({"type": "string", "pattern": HOSTNAME_PATTERN}, "Only insights about this host or stream"),
     "type": ({"type": "string", "enum": list(INSIGHT_TYPES)}, "Only this insight type"),
 }
 LIMITS = {"/metrics": 1000, "/insights": 100, "/insights/recent": 100}
@@ -142,6 +146,8 @@ def _operation(route: Route) -> dict:
                 "name": name,
                 "in": "query",
                 "required": name in route.required_query,
+                # The handlers read an empty value as "not given" (?limit= is the default limit)...
+                "allowEmptyValue": name != "hostname",  # ...except ?hostname=, which is a 400
                 "schema": schema,
                 "description": desc,
             }
@@ -178,7 +184,7 @@ def _operation(route: Route) -> dict:
         op["responses"] = {
             "200": _json(_ref("IngestResult"), "Every metric stored"),
             "207": _json(_ref("IngestResult"), "Valid metrics stored, invalid ones listed in errors"),
-            "400": _json({"oneOf": [_ref("IngestResult"), _ref("Error")]}, "Nothing valid to store"),
+            "400": _json({"anyOf": [_ref("IngestResult"), _ref("Error")]}, "Nothing valid to store"),
             "403": _json(_ref("Error"), "Missing or wrong API key"),
             "413": _json(_ref("Error"), "Body or batch too large"),
             "503": _json(_ref("IngestResult"), "Some valid metrics not stored; retry those listed"),

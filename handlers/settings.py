@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from handlers.definitions import DETECTOR_STATE, INSIGHTS, METRICS
 
-DEFAULT_ANOMALY_THRESHOLD = 0.7
+DEFAULT_ANOMALY_THRESHOLD = 0.5268
+"""The statistical detector's NAB-optimised threshold (standard profile); Pulumi.yaml has the same."""
 
 
 @dataclass(frozen=True, slots=True)

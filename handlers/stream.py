@@ -15,17 +15,19 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from detectors.contract import Detector, Enricher, Enrichment, Finding, Point, SeriesKey, severity_rank
+from detectors import plugins
+from detectors.contract import Detector, Enricher, Enrichment, Finding, GroupingRule, Point, SeriesKey, severity_rank
 from detectors.runtime import SeriesResult, SeriesState, confidence, risk_and_severity, score_series
 from handlers import insights as insight_store
+from handlers.events import EVENT_DETAIL_TYPE, EVENT_SOURCE
 from handlers.explain import template_enrichment
 from handlers.metrics import RESERVED
+from handlers.patterns import Correlation, PatternSettings, correlate
+from handlers.predictions import PredictionSettings, predict
 from handlers.settings import Settings
 
 log = logging.getLogger(__name__)
 
-EVENT_SOURCE = "iops.dashboard"
-EVENT_DETAIL_TYPE = "IOps Insight"
 STATE_TTL_DAYS = 30
 ENRICH_MARGIN_S = 5.0
 """Stop calling enrichers this long before the Lambda's deadline."""
@@ -54,6 +56,9 @@ class Processor:
     enrichers: dict[str, Enricher]
     enrich_min_severity: str = "HIGH"
     enrich_max_calls: int = 10
+    prediction_settings: PredictionSettings = field(default_factory=PredictionSettings.from_env)
+    pattern_settings: PatternSettings = field(default_factory=PatternSettings.from_env)
+    grouping_rules: dict[str, GroupingRule] = field(default_factory=plugins.all_grouping_rules)
 
 
 def parse_record(record: dict) -> list[tuple[SeriesKey, Point]]:
@@ -134,7 +139,8 @@ def findings_for(result: SeriesResult, threshold: float, detectors: dict[str, De
                 severity=severity,
                 confidence=confidence(r.scores, threshold),
                 context=r.context,
-                model_used=getattr(detectors.get(top), "model_used", top),
+                # A detector may say which model scored (e.g. SageMaker or its LSTM fallback) in its state.
+                model_used=str(result.state.detectors.get(top, {}).get("model_used") or top),
             )
         )
     return out
@@ -280,17 +286,31 @@ def process_batch(processor: Processor, records: list[dict], deadline: float) ->
     enrichments = enrich(processor, findings, deadline)
     failed_series: set[SeriesKey] = set()
     to_alert: list[tuple[SeriesKey, dict]] = []
-    for finding, enrichment in zip(findings, enrichments, strict=True):
-        insight = build_insight(finding, enrichment)
+    candidates = [(f.series, build_insight(f, e)) for f, e in zip(findings, enrichments, strict=True)]
+    candidates += [(r.series, i) for r in results for i in predict(r, processor.prediction_settings)]
+    try:  # patterns: members are linked and not alerted on their own; the pattern is one alert
+        grouped = correlate(
+            processor.ddb,
+            settings.insights_table,
+            processor.pattern_settings,
+            processor.grouping_rules,
+            [i for _, i in candidates],
+        )
+    except Exception as exc:  # noqa: BLE001 - anomalies still go out one by one; their series are retried
+        log.error("could not correlate anomalies: %s", exc)
+        grouped = Correlation()
+        failed_series |= {s for s, i in candidates if i["type"] == "anomaly"}
+    for series, insight in candidates + grouped.patterns:
         try:
             needs_alert = store_insight(processor.ddb, settings.insights_table, insight, settings.insights_ttl_days)
         except Exception as exc:  # noqa: BLE001 - the series is retried, others go on
-            log.error("could not store insight for %s: %s", finding.series, exc)
-            failed_series.add(finding.series)
+            log.error("could not store insight for %s: %s", series, exc)
+            failed_series.add(series)
             continue
         outcome.insights.append(insight)
-        if needs_alert and insight["severity"] in ("HIGH", "CRITICAL") and settings.event_bus:
-            to_alert.append((finding.series, insight))
+        alone = insight["alert_id"] not in grouped.suppressed
+        if needs_alert and alone and insight["severity"] in ("HIGH", "CRITICAL") and settings.event_bus:
+            to_alert.append((series, insight))
         elif needs_alert:
             mark_alerted(processor.ddb, settings.insights_table, insight)
     if to_alert:

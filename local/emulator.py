@@ -11,6 +11,7 @@ import boto3
 from botocore.config import Config
 
 from handlers.definitions import TABLES
+from local import alerts as local_alerts
 
 REGION = "us-east-1"
 LOCAL_PREFIX = "iops-local"
@@ -30,6 +31,7 @@ class Emulator:
     endpoint: str
     prefix: str
     server: object | None = None
+    alerts: local_alerts.AlertResources | None = None
 
     def client(self, service: str):
         return boto3.client(
@@ -55,14 +57,17 @@ class Emulator:
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
             "POWERTOOLS_METRICS_NAMESPACE": "IOpsDashboard",
             "POWERTOOLS_SERVICE_NAME": "iops-local",
+            # EMF documents are for CloudWatch; locally they would only flood the server's stdout.
+            "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            "EVENT_BUS_NAME": local_alerts.bus_name(self.prefix),
         }
         for table in TABLES:
             env[table.env_var] = self.table_name(table.logical)
         return env
 
     def create_resources(self) -> None:
-        """Create every table (from `handlers.definitions`) and the AI tier's dead-letter queue."""
+        """Create every table (from `handlers.definitions`), the AI tier's dead-letter queue and the alert bus."""
         ddb = self.client("dynamodb")
         existing = set(ddb.list_tables().get("TableNames", []))
         for table in TABLES:
@@ -74,6 +79,7 @@ class Emulator:
                     TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute}
                 )
         self.client("sqs").create_queue(QueueName=f"{self.prefix}-ai-dlq")
+        self.alerts = local_alerts.create_resources(self)
 
     def stop(self) -> None:
         if self.server is not None:

@@ -85,6 +85,9 @@ class LocalApi(ThreadingHTTPServer):
         self.dashboard_dir = dashboard_dir
         self._handlers: dict[str, Callable] = {}
         self._lock = threading.Lock()
+        self.busy = {function: threading.Lock() for function in FUNCTION_MODULES}
+        """One request at a time per function, as in one Lambda execution environment: the Powertools
+        resolver keeps the current event on its module-level app, so concurrent calls would mix requests."""
         super().__init__((host, port), _RequestHandler)
 
     @property
@@ -122,6 +125,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._dispatch("PATCH")
 
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (TRACE, QUERY...) gets a JSON 405 or 404 like API Gateway, not http.server's 501 HTML."""
+        if name.startswith("do_"):
+            return lambda: self._dispatch(name[3:])
+        raise AttributeError(name)
+
     def do_OPTIONS(self) -> None:
         path = urlsplit(self.path).path
         if allowed_methods(path):
@@ -152,9 +164,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         found = match_route(method, url.path)
         if found is None:
             if allowed_methods(url.path):
-                self._json(405, {"message": f"{method} not allowed on {url.path}"})
-            elif method == "GET":
-                self._serve_dashboard(url.path)
+                allow = ",".join(sorted(allowed_methods(url.path) | {"OPTIONS"}))
+                self._json(405, {"message": f"{method} not allowed on {url.path}"}, {"Allow": allow})
+            elif method in ("GET", "HEAD") and (url.path == "/" or "." in url.path.rsplit("/", 1)[-1]):
+                self._serve_dashboard(url.path)  # the app's own files: /, /config.json, /assets/...
             else:
                 self._json(404, {"message": f"no route for {method} {url.path}"})
             return
@@ -164,11 +177,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._json(403, {"message": "Forbidden"})
             return
         event = proxy_event(method, url.path, url.query, headers, body, route, params)
-        context = LocalContext(
-            function_name=f"iops-local-{route.function}", timeout_s=FUNCTION_TIMEOUTS[route.function]
-        )
         try:
-            resp = self.server.lambda_handler(route.function)(event, context)
+            handler = self.server.lambda_handler(route.function)
+            with self.server.busy[route.function]:  # the timeout starts when the invocation does
+                context = LocalContext(
+                    function_name=f"iops-local-{route.function}", timeout_s=FUNCTION_TIMEOUTS[route.function]
+                )
+                resp = handler(event, context)
         except Exception:  # noqa: BLE001 - API Gateway answers 502 when the Lambda fails
             log.exception("handler %s failed", route.function)
             self._json(502, {"message": "Internal server error"})
@@ -214,8 +229,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         host = self.headers.get("Host")
         return f"http://{host}" if host else self.server.base_url
 
-    def _json(self, status: int, body: Any) -> None:
-        self._send(status, json.dumps(body).encode(), {"Content-Type": "application/json", **CORS_HEADERS})
+    def _json(self, status: int, body: Any, extra_headers: dict[str, str] | None = None) -> None:
+        headers = {"Content-Type": "application/json", **CORS_HEADERS, **(extra_headers or {})}
+        self._send(status, json.dumps(body).encode(), headers)
 
     def _send(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
         try:
@@ -225,6 +241,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     self.send_header(k, v)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(payload)
+            if self.command != "HEAD":
+                self.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True

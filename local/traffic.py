@@ -76,8 +76,8 @@ class Fleet:
             return p.base + (p.high - p.base if p.high else 8 * (p.base + p.daily)) * 0.95
         if inj.kind == "level_shift":
             return v + 6 * p.daily + 10 * p.noise
-        if inj.kind == "leak":
-            return v + progress * ((p.high or 2 * p.base) - p.base) * 0.9
+        if inj.kind == "leak":  # creeps from normal to the ceiling (exhaustion) at the end of the leak
+            return v + progress * ((p.high or 2 * p.base) - v)
         return v
 
     def inject(self, entity: str, metric: str, kind: str, start: float, end: float) -> Injected:
@@ -102,6 +102,12 @@ class Fleet:
         self.inject(self.rng.choice(hosts), "networkIO", "level_shift", late + 10 * step, end)
         if streams:
             self.inject(self.rng.choice(streams), "ibLatencyUs", "spike", late + 5 * step, late + 7 * step)
+        # A slow memory leak that reaches the limit about half the history after `end` (a prediction),
+        # and one CPU spike on several hosts at once (a pattern, not one alert per host).
+        self.inject(self.rng.choice(hosts), "memoryUsage", "leak", start + 0.4 * (end - start), end + 0.5 * (end - start))
+        together = min(len(hosts), max(3, len(hosts) - 1))
+        for host in self.rng.sample(hosts, together):
+            self.inject(host, "cpuUsage", "spike", late + 14 * step, late + 15 * step)
         t = start
         while t <= end:
             yield from self.sample(t)

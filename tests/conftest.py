@@ -42,7 +42,7 @@ def aws() -> Iterator[None]:
             "detector-state": settings.state_table,
         }
         for table in TABLES:
-            ddb.create_table(**table.create_table_kwargs(names[table.logical]))
+            ddb.create_table(**table.create_table_kwargs(names.get(table.logical, table.physical_name("iops-dev"))))
         yield
         aws_clients.reset()
 

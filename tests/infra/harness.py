@@ -98,6 +98,8 @@ def _fabricate(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         out["arn"] = f"arn:aws:sns:{REGION}:{ACCOUNT}:{physical}"
     elif type_ == "aws:cloudwatch/eventBus:EventBus":
         out["arn"] = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{physical}"
+    elif type_ == "aws:cloudwatch/eventRule:EventRule":
+        out["arn"] = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{inputs.get('eventBusName', 'default')}/{physical}"
     elif type_ == "aws:kms/key:Key":
         out["keyId"] = f"{name}-key-id"
     elif type_ == "aws:kinesis/stream:Stream":

@@ -1,0 +1,88 @@
+"""Custom CloudWatch metrics the handlers emit as EMF (Powertools Metrics), declared in one place.
+
+`METRICS` is the contract between the handlers and the observability tier: the dashboards are
+built from it, and a CloudWatch metric exists only under the exact dimension set that was
+emitted, so the handlers emit through `emit` (which checks the spec) and nothing else.
+
+Every document carries ``service`` = the Lambda's ``POWERTOOLS_SERVICE_NAME``, which the stack
+sets to the function's name (so the stack is part of the identity without another dimension).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+NAMESPACE = "IOpsDashboard"
+SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    name: str
+    unit: MetricUnit
+    emitter: str
+    """Which function emits it: "ingest" or "ai" (the dashboard puts its service dimension)."""
+    dimensions: tuple[str, ...] = ()
+    """Dimensions beyond ``service``."""
+
+
+METRICS = {
+    spec.name: spec
+    for spec in (
+        MetricSpec("MetricsIngested", MetricUnit.Count, "ingest"),
+        MetricSpec("MetricsRejected", MetricUnit.Count, "ingest"),
+        MetricSpec("MetricsUnstored", MetricUnit.Count, "ingest"),
+        MetricSpec("Insights", MetricUnit.Count, "ai", ("severity",)),
+        MetricSpec("DetectorLatency", MetricUnit.Milliseconds, "ai", ("detector",)),
+        MetricSpec("DetectorFailures", MetricUnit.Count, "ai", ("detector",)),
+    )
+}
+
+
+def service_name() -> str:
+    """The ``service`` dimension: the function's name in AWS (set by the stack), else "local"."""
+    return os.environ.get("POWERTOOLS_SERVICE_NAME") or os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or "local"
+
+
+def emit(values: dict[str, float], **dimensions: str) -> None:
+    """Print one EMF document: ``values`` (metric name -> value) under service + ``dimensions``.
+
+    Each call is its own document because EMF gives all metrics of a document the same
+    dimension set; `EphemeralMetrics` keeps no state shared with other Metrics instances.
+    """
+    metrics = EphemeralMetrics(namespace=NAMESPACE, service=service_name())
+    for name, value in values.items():
+        spec = METRICS[name]
+        if set(spec.dimensions) != set(dimensions):
+            raise ValueError(f"{name} takes dimensions {spec.dimensions}, got {sorted(dimensions)}")
+        metrics.add_metric(name=name, unit=spec.unit, value=value)
+    for key, value in dimensions.items():
+        metrics.add_dimension(name=key, value=value)
+    metrics.flush_metrics()
+
+
+def ingest_result(accepted: int, rejected: int, unstored: int) -> None:
+    """One POST /metrics: items stored, rejected as invalid, and valid but not stored (503)."""
+    emit({"MetricsIngested": accepted, "MetricsRejected": rejected, "MetricsUnstored": unstored})
+
+
+def ai_batch(insights: list[dict], detector_seconds: dict[str, float], detector_failures: dict[str, int]) -> None:
+    """One AI batch: insights per severity (only severities that occurred), and per detector its
+    time in this batch and its failures (zero included, so a healthy detector shows 0, not a gap)."""
+    counts: dict[str, int] = {}
+    for insight in insights:
+        counts[insight["severity"]] = counts.get(insight["severity"], 0) + 1
+    for severity in SEVERITIES:
+        if counts.get(severity):
+            emit({"Insights": counts[severity]}, severity=severity)
+    for detector in sorted(set(detector_seconds) | set(detector_failures)):
+        emit(
+            {
+                "DetectorLatency": round(detector_seconds.get(detector, 0.0) * 1000, 3),
+                "DetectorFailures": detector_failures.get(detector, 0),
+            },
+            detector=detector,
+        )

@@ -1,0 +1,104 @@
+"""`iops local` as a separate process, the way users (and the fuzz, fault and load tests) run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from local.emulator import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class IopsLocal:
+    """Start, stop and restart ``iops local`` on a free port with a known API key."""
+
+    def __init__(
+        self, api_key: str = "hardening-key", port: int | None = None, extra_args: tuple[str, ...] = ()
+    ) -> None:
+        self.api_key = api_key
+        self.port = port or free_port()
+        self.extra_args = extra_args
+        self.proc: subprocess.Popen[str] | None = None
+        self.output: deque[str] = deque(maxlen=200)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 60) -> IopsLocal:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cli.main",
+                "local",
+                "--port",
+                str(self.port),
+                "--api-key",
+                self.api_key,
+                *self.extra_args,
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + timeout_s
+        banner: list[str] = []
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline() if self.proc.stdout else ""
+            banner.append(line)
+            if self.api_key in line:
+                threading.Thread(target=self._drain, name="iops-local-output", daemon=True).start()
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError("iops local exited: " + "".join(banner))
+        raise RuntimeError("iops local did not start: " + "".join(banner))
+
+    def _drain(self) -> None:
+        """Keep reading the server's output (a full pipe would block it); keep the tail for failures."""
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+
+    def stop(self, timeout_s: float = 20) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def __enter__(self) -> IopsLocal:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.stop()
+
+
+def http(method: str, url: str, body: Any = None, key: str | None = None, timeout: float = 30) -> tuple[int, Any]:
+    """One request; the status and the JSON body (None when empty)."""
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if key:
+        headers["x-api-key"] = key
+    data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")

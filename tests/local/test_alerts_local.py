@@ -1,0 +1,220 @@
+"""`iops local --alerts-webhook URL`: one SNS-style delivery per HIGH/CRITICAL insight, none for others.
+
+The system runs as a user runs it (a subprocess); a tiny HTTP server stands in for the webhook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from local.alerts import VISIBILITY_S
+from local.emulator import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "alerts-test-key"
+ALERTING = ("HIGH", "CRITICAL")
+
+
+class Receiver(ThreadingHTTPServer):
+    """Records every POST body (parsed JSON) it receives."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        super().__init__(("127.0.0.1", 0), _Hook)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/hook"
+
+
+class _Hook(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.bodies.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class Local:
+    """`iops local` in a subprocess; its output is collected line by line."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cli.main",
+                "local",
+                "--port",
+                str(self.port),
+                "--api-key",
+                KEY,
+                "--detectors",
+                "statistical",
+                *args,
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self.ready.wait(60):
+            self.proc.kill()
+            pytest.fail("iops local did not start: " + "".join(self.lines))
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if KEY in line:
+                self.ready.set()
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        assert self.proc.wait(timeout=20) == 0
+
+    def post(self, metrics: list[dict]) -> None:
+        req = urllib.request.Request(
+            f"{self.url}/metrics",
+            data=json.dumps({"metrics": metrics}).encode(),
+            headers={"Content-Type": "application/json", "x-api-key": KEY},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            assert json.loads(resp.read())["accepted"] == len(metrics)
+
+    def insights(self, host: str) -> list[dict]:
+        out, token = [], None
+        while True:
+            query = {"host": host, "limit": "100", **({"nextToken": token} if token else {})}
+            with urllib.request.urlopen(f"{self.url}/insights?{urllib.parse.urlencode(query)}", timeout=30) as resp:
+                page = json.loads(resp.read())
+            out += page["insights"]
+            token = page.get("nextToken")
+            if not token:
+                return out
+
+
+def flat_then_spike(host: str, start: float) -> list[dict]:
+    """A flat series then a spike: any detector calls the spike critical."""
+    return [{"hostname": host, "timestamp": start + 60 * i, "cpuUsage": 30.0} for i in range(120)] + [
+        {"hostname": host, "timestamp": start + 60 * 120, "cpuUsage": 97.0}
+    ]
+
+
+def sawtooth_with_bumps(host: str, start: float) -> list[dict]:
+    """A small regular pattern with moderate bumps: low and medium insights at a low threshold."""
+    values = [30 + (i % 5) * 0.7 for i in range(60)] + [45.0, 31.0, 60.0]
+    return [{"hostname": host, "timestamp": start + 60 * i, "cpuUsage": v} for i, v in enumerate(values)]
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = predicate()
+        if got:
+            return got
+        time.sleep(0.25)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def settled_insights(system: Local, hosts: list[str]) -> list[dict]:
+    """All insights of ``hosts`` once their number has not changed for two seconds."""
+    last, since = -1, time.monotonic()
+    while True:
+        found = [i for h in hosts for i in system.insights(h)]
+        if len(found) != last:
+            last, since = len(found), time.monotonic()
+        elif time.monotonic() - since > 2:
+            return found
+        time.sleep(0.25)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.slow
+def test_one_webhook_delivery_per_high_or_critical_insight_and_none_for_lower(receiver: Receiver) -> None:
+    # Bedrock on, as in the stack: the emulator has no Converse, so every insight takes the template path.
+    system = Local("--alerts-webhook", receiver.url, env={"ANOMALY_THRESHOLD": "0.45", "BEDROCK_ENABLED": "true"})
+    try:
+        start = time.time() - 300 * 60
+        hosts = ["alert-flat", "alert-saw"]
+        system.post(flat_then_spike(hosts[0], start) + sawtooth_with_bumps(hosts[1], start))
+        wait_for(lambda: any(i["observed"] == 97.0 for i in system.insights(hosts[0])), 20, "the spike's insight")
+        insights = settled_insights(system, hosts)
+        alerting = {i["alert_id"] for i in insights if i["severity"] in ALERTING}
+        lower = [i for i in insights if i["severity"] not in ALERTING]
+        assert alerting, "no HIGH/CRITICAL insight: nothing to alert on"
+        assert lower, "no LOW/MEDIUM insight: 'none for lower ones' would be untested"
+        for i in insights:
+            assert i["explanation"] and i["recommendations"], i
+            assert "claude" not in i["model_used"], i  # the template, not the model
+        wait_for(lambda: len(receiver.bodies) >= len(alerting), 20, f"{len(alerting)} webhook deliveries")
+        time.sleep(VISIBILITY_S + 1)  # an alert delivered but not deleted would come back by now
+    finally:
+        system.stop()
+    delivered = Counter(re.search(r"\(id ([^)]+)\)$", b["Message"]).group(1) for b in receiver.bodies)
+    assert delivered == Counter(alerting)  # exactly once each, nothing for LOW/MEDIUM
+    by_id = {i["alert_id"]: i for i in insights}
+    for body in receiver.bodies:
+        assert body["Type"] == "Notification"
+        assert body["TopicArn"].endswith(":iops-local-alerts")
+        assert body["MessageId"] and body["Timestamp"]
+        insight = by_id[re.search(r"\(id ([^)]+)\)$", body["Message"]).group(1)]
+        assert body["Subject"] == f"IOps {insight['severity']}: cpuUsage on {insight['entity_id']}"
+        assert (
+            f"{insight['severity']} alert (risk {insight['risk_score']}/100): cpuUsage on {insight['entity_id']}"
+            in body["Message"]
+        )
+        assert insight["explanation"] in body["Message"]
+        assert f"First step: {insight['recommendations'][0]}." in body["Message"]
+        assert f"{system.url}/insights/{insight['alert_id']}" in body["Message"]
+    print(f"insights: {len(insights)} ({len(lower)} below HIGH), webhook deliveries: {len(receiver.bodies)}")
+    sample = next(b for b in receiver.bodies if "alert-flat" in b["Message"])
+    print("delivered:", json.dumps(sample, indent=2))
+
+
+@pytest.mark.slow
+def test_without_a_webhook_alerts_are_printed() -> None:
+    system = Local()
+    try:
+        system.post(flat_then_spike("console-flat", time.time() - 300 * 60))
+        wait_for(lambda: any("ALERT IOps" in line for line in system.lines), 20, "a printed alert")
+        time.sleep(2)
+    finally:
+        system.stop()
+    printed = [line for line in system.lines if line.startswith("ALERT ")]
+    assert printed == ["ALERT IOps CRITICAL: cpuUsage on console-flat\n"]
+    assert any("IOps Dashboard CRITICAL alert" in line and "console-flat" in line for line in system.lines)

@@ -1,0 +1,220 @@
+"""Property-based fuzzing of the API served by `iops local`, generated from its own `/openapi.json`.
+
+Schemathesis turns the document into Hypothesis strategies, valid (positive) and invalid
+(negative) requests to every operation; each response must not be a 5xx, must conform to the
+document (status, content type, body schema, headers) and, for errors, be a JSON ``{"message"}``.
+Derandomized, so CI is reproducible; ``IOPS_FUZZ_EXAMPLES`` raises the count for a longer hunt.
+
+Excluded check: ``positive_data_acceptance`` (a schema-valid request must not get a 400): JSON
+Schema cannot say "an opaque nextToken this API issued" or "a timestamp no later than tomorrow",
+so valid-looking tokens and far-future times are rightly refused with a documented 400.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.specs.openapi import checks as openapi_checks
+
+from handlers.metrics import DYNAMODB_MIN_MAGNITUDE, MAX_ABS_VALUE, MIN_EPOCH_S, RESERVED, iso
+from tests.local.iops_process import IopsLocal, http
+
+pytestmark = pytest.mark.slow
+
+EXAMPLES = int(os.environ.get("IOPS_FUZZ_EXAMPLES", "200"))
+OPERATIONS = [
+    ("POST", "/metrics"),
+    ("GET", "/metrics"),
+    ("GET", "/insights"),
+    ("GET", "/insights/recent"),
+    ("GET", "/insights/{id}"),
+]
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[IopsLocal]:
+    """`iops local` holding real insights, so insight responses are checked against the schema too."""
+    with IopsLocal(api_key="fuzz-key") as srv:
+        start = time.time() - 300 * 60
+        series = [
+            {"hostname": "seed-01", "timestamp": start + 60 * i, "cpuUsage": 95.0 if i == 250 else 30 + (i % 7) * 0.5}
+            for i in range(300)
+        ]
+        assert http("POST", f"{srv.url}/metrics", {"metrics": series}, key=srv.api_key)[0] == 200
+        deadline = time.monotonic() + 60
+        while not http("GET", f"{srv.url}/insights/recent")[1] and time.monotonic() < deadline:
+            time.sleep(0.5)
+        yield srv
+
+
+def test_seeded_insights_conform(server: IopsLocal, api: schemathesis.BaseSchema) -> None:
+    """Every insight the AI tier made, listed and fetched by id, matches the document."""
+    status, recent = http("GET", f"{server.url}/insights/recent?limit=100")
+    assert status == 200 and recent, "the seeded spike produced no insight"
+    for insight in recent:
+        case = api["/insights/{id}"]["GET"].Case(path_parameters={"id": insight["alert_id"]})
+        response = case.call(timeout=30)
+        assert response.status_code == 200
+        case.validate_response(response)
+        assert json.loads(response.content) == insight
+
+
+@pytest.fixture(scope="module")
+def api(server: IopsLocal) -> schemathesis.BaseSchema:
+    schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
+    schema.config.update(base_url=server.url, headers={"x-api-key": server.api_key})
+    return schema
+
+
+def assert_json_error(status: int, content_type: str, body: bytes) -> None:
+    assert status < 500, f"server error {status}: {body[:300]!r}"
+    if status >= 400:
+        assert content_type.startswith("application/json"), content_type
+        payload = json.loads(body)
+        assert isinstance(payload, dict) and isinstance(payload.get("message"), str), payload
+
+
+def test_document_lists_every_route(api: schemathesis.BaseSchema) -> None:
+    listed = {(op.ok().method.upper(), op.ok().path) for op in api.get_all_operations()}
+    assert set(OPERATIONS) <= listed
+
+
+CASES = [
+    (method, path, mode)
+    for method, path in OPERATIONS
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    if (path, mode) != ("/insights/{id}", GenerationMode.NEGATIVE)  # any string is a valid id: nothing invalid to make
+]
+
+
+@pytest.mark.parametrize(("method", "path", "mode"), CASES, ids=[f"{m} {p} {g.value}" for m, p, g in CASES])
+def test_generated_requests(api: schemathesis.BaseSchema, method: str, path: str, mode: GenerationMode) -> None:
+    operation = api[path][method]
+    sent: list[int] = []
+
+    @FUZZ
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case: schemathesis.Case) -> None:
+        response = case.call(timeout=30)
+        sent.append(response.status_code)
+        case.validate_response(response, excluded_checks=[openapi_checks.positive_data_acceptance])
+        assert_json_error(response.status_code, response.headers.get("content-type", [""])[0], response.content)
+
+    run()
+    print(f"{method} {path} {mode.value}: {len(sent)} requests, statuses {dict(sorted(Counter(sent).items()))}")
+    assert len(sent) >= min(EXAMPLES, 20), f"only {len(sent)} requests generated"
+    if method == "POST" and mode is GenerationMode.POSITIVE:
+        assert any(s in (200, 207) for s in sent), f"no generated metric was ever stored: {sorted(set(sent))}"
+
+
+METRIC_NAMES = st.from_regex(r"\A[A-Za-z][A-Za-z0-9_.]{0,20}\Z").filter(lambda n: n not in RESERVED)
+VALUES = st.floats(min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE, allow_nan=False) | st.integers(-(10**12), 10**12)
+NOW = time.time()
+HOSTS = itertools.count()
+
+
+@st.composite
+def valid_batches(draw: st.DrawFn) -> list[dict]:
+    """Valid metrics of one fresh host, distinct timestamps in the accepted window."""
+    stamps = draw(st.lists(st.integers(int(MIN_EPOCH_S), int(NOW)), min_size=1, max_size=40, unique=True))
+    host = f"roundtrip-{next(HOSTS)}"  # fresh per example (derandomized draws would repeat)
+    out = []
+    for ts in stamps:
+        extra = draw(st.dictionaries(METRIC_NAMES, VALUES, max_size=5))
+        extra = {k: v for k, v in extra.items() if k not in {"cpuUsage", "memoryUsage", "diskIO", "networkIO"}}
+        cpu = draw(st.floats(0, 100))
+        out.append({"hostname": host, "timestamp": ts, "cpuUsage": cpu, **extra})
+    return out
+
+
+def stored_value(value: float) -> float:
+    return 0 if abs(value) < DYNAMODB_MIN_MAGNITUDE else value
+
+
+@settings(FUZZ, max_examples=max(20, EXAMPLES // 2))
+@given(batch=valid_batches())
+def test_generated_valid_metrics_round_trip(server: IopsLocal, batch: list[dict]) -> None:
+    """Whatever valid metrics are acknowledged read back exactly: values, names and times."""
+    status, body = http("POST", f"{server.url}/metrics", {"metrics": batch}, key=server.api_key)
+    assert status == 200 and body["accepted"] == len(batch), body
+    status, page = http("GET", f"{server.url}/metrics?hostname={batch[0]['hostname']}&limit=1000")
+    assert status == 200
+    got = {p["timestamp"]: p for p in page["metrics"]}
+    assert len(got) == len(batch)
+    for m in batch:
+        point = got[iso(m["timestamp"] * 1000)]
+        assert {k: v for k, v in point.items() if k not in ("hostname", "timestamp")} == {
+            k: stored_value(v) for k, v in m.items() if k not in ("hostname", "timestamp")
+        }
+
+
+@FUZZ
+@given(body=st.binary(max_size=2048) | st.text(max_size=512).map(str.encode))
+def test_raw_bodies_to_ingest_are_json_4xx(server: IopsLocal, body: bytes) -> None:
+    """Bytes the schema would never produce: truncated JSON, invalid UTF-8, nothing at all."""
+    resp = requests.post(
+        f"{server.url}/metrics",
+        data=body,
+        headers={"x-api-key": server.api_key, "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert_json_error(resp.status_code, resp.headers.get("Content-Type", ""), resp.content)
+    assert resp.status_code < 500
+
+
+METHODS = st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "TRACE", "QUERY"])
+SEGMENTS = st.lists(
+    st.sampled_from(["metrics", "insights", "recent", "openapi.json", "config.json", "x"])
+    | st.text(min_size=1, max_size=12),
+    max_size=4,
+)
+
+
+@FUZZ
+@given(method=METHODS, segments=SEGMENTS, key=st.sampled_from([None, "wrong", "fuzz-key"]))
+def test_any_method_and_path_gets_a_json_answer(
+    server: IopsLocal, method: str, segments: list[str], key: str | None
+) -> None:
+    """Outside the document too: unknown paths and methods, missing or wrong keys; never a 5xx."""
+    path = "/" + "/".join(quote(s, safe="") for s in segments)
+    headers = {"Accept": "application/json", **({"x-api-key": key} if key else {})}
+    resp = requests.request(method, f"{server.url}{path}", headers=headers, timeout=30)
+    assert resp.status_code < 500, (method, path, resp.status_code, resp.text[:200])
+    if method != "HEAD" and resp.status_code >= 400:
+        assert_json_error(resp.status_code, resp.headers.get("Content-Type", ""), resp.content)
+    if method == "POST" and path == "/metrics" and key != "fuzz-key":
+        assert resp.status_code == 403
+
+
+def test_stored_metrics_read_back_after_fuzzing(server: IopsLocal) -> None:
+    """The fuzzed server still works: a metric written now reads back exactly."""
+    status, body = http(
+        "POST",
+        f"{server.url}/metrics",
+        {"hostname": "after-fuzz", "timestamp": "2026-01-01T00:00:00Z", "cpuUsage": 12.5},
+        key=server.api_key,
+    )
+    assert status == 200 and body["accepted"] == 1
+    status, page = http("GET", f"{server.url}/metrics?hostname=after-fuzz")
+    assert status == 200 and page["metrics"] == [
+        {"hostname": "after-fuzz", "timestamp": "2026-01-01T00:00:00.000Z", "cpuUsage": 12.5}
+    ]

@@ -1,0 +1,158 @@
+"""`iops cost`: the price file, the estimator's arithmetic against hand-computed figures, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from cli import cost
+from cli.main import main
+
+A = replace(cost.DEFAULT_ASSUMPTIONS, state_bytes=7000)  # 7 WRU per state write, 1 RRU per read
+QUIET = cost.Fleet(hosts=100, viewers=0, insights_per_host_day=0)
+
+
+def test_prices_have_a_date_a_region_and_positive_numbers() -> None:
+    p = cost.prices()
+    assert p["region"] == "us-east-1" and p["currency"] == "USD"
+    assert date.fromisoformat(p["as_of"]) <= date.today()
+
+    def numbers(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                yield from numbers(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from numbers(v)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            yield value
+
+    for service in ("apigateway", "lambda", "dynamodb", "cloudwatch", "xray", "sns", "sagemaker", "bedrock"):
+        assert p[service]["source"].startswith("https://aws.amazon.com/")
+        assert all(n >= 0 for n in numbers(p[service]))
+
+
+def test_api_gateway_tiers() -> None:
+    tiers = cost.prices()["apigateway"]["rest_requests_per_million_tiers"]
+    assert cost._tiered(1e6, tiers, 1e6) == pytest.approx(3.50)
+    assert cost._tiered(400e6, tiers, 1e6) == pytest.approx(333 * 3.50 + 67 * 2.80)
+
+
+def test_hundred_hosts_api_and_state_writes_by_hand() -> None:
+    e = cost.estimate(QUIET, cost.StackShape(), A)
+    samples = 100 * 730 * 3600 / 60  # 4,380,000 POSTs a month
+    assert e.quantities["ingest_requests"] == pytest.approx(samples)
+    assert e.line("API Gateway").usd == pytest.approx(samples / 1e6 * 3.50)
+    # 4 series per host, each written once per point at 7 WRU, $0.625 per million WRU
+    assert e.parts["DynamoDB detector-state writes"] == pytest.approx(samples * 4 * 7 * 0.625 / 1e6)
+    assert e.parts["DynamoDB metric writes"] == pytest.approx(samples * 1 * 0.625 / 1e6)
+
+
+def test_dashboard_viewer_polls_every_five_seconds() -> None:
+    one = cost.estimate(replace(QUIET, viewers=1), cost.StackShape(), A)
+    assert one.quantities["dashboard_polls"] == pytest.approx(730 * 3600 / 5)
+    two = cost.estimate(replace(QUIET, viewers=2), cost.StackShape(), A)
+    base = cost.estimate(QUIET, cost.StackShape(), A)
+    assert two.line("API Gateway").usd - base.line("API Gateway").usd == pytest.approx(2 * 730 * 3600 / 5 / 1e6 * 3.50)
+
+
+def test_free_tier_is_explicit_and_only_lowers_the_bill() -> None:
+    small = cost.Fleet(hosts=5, viewers=0)
+    paid = cost.estimate(small, cost.StackShape(), A)
+    free = cost.estimate(replace(small, free_tier=True), cost.StackShape(), A)
+    assert free.total < paid.total
+    assert free.line("Lambda").usd == 0 < paid.line("Lambda").usd  # 1M requests + 400k GB-s always free
+    assert free.line("API Gateway").usd == 0  # 5 hosts: 219,000 requests < 1M (first-year allowance)
+
+
+def test_the_bill_grows_with_the_fleet_and_dynamodb_state_dominates_at_scale() -> None:
+    totals = [cost.estimate(cost.Fleet(hosts=h), cost.StackShape(), A).total for h in (100, 1000, 10000)]
+    assert totals == sorted(totals) and totals[2] > 50 * totals[0]
+    big = cost.estimate(cost.Fleet(hosts=10000), cost.StackShape(), A)
+    assert big.driver()[0] == "DynamoDB detector-state writes"
+
+
+def test_batching_samples_per_request_cuts_api_cost_proportionally() -> None:
+    one = cost.estimate(QUIET, cost.StackShape(), A).line("API Gateway").usd
+    hundred = cost.estimate(replace(QUIET, samples_per_request=100), cost.StackShape(), A).line("API Gateway").usd
+    assert hundred == pytest.approx(one / 100)
+
+
+def test_a_batching_window_longer_than_the_interval_shares_state_writes() -> None:
+    short = cost.estimate(QUIET, cost.StackShape(), A).quantities["state_writes"]
+    long = cost.estimate(QUIET, replace(cost.StackShape(), batching_window_s=300, batch_size=10_000), A)
+    assert long.quantities["state_writes"] == pytest.approx(short / 5)
+    capped = cost.estimate(QUIET, replace(cost.StackShape(), batching_window_s=300, batch_size=100), A)
+    assert capped.quantities["state_writes"] == pytest.approx(short)  # 100 records fill in 60 s: no sharing
+
+
+def test_sagemaker_endpoint_hours_and_saturation() -> None:
+    off = cost.estimate(cost.Fleet(hosts=10), cost.StackShape(), A)
+    assert all(x.service != "SageMaker" for x in off.lines)
+    on = cost.estimate(cost.Fleet(hosts=10, sagemaker=True), cost.StackShape(), A)
+    sm = on.line("SageMaker")
+    assert sm.usd == pytest.approx(730 * 0.056 + 0.5 * 0.23)  # 40 invocations/min: one instance
+    big = cost.estimate(cost.Fleet(hosts=1000, sagemaker=True), cost.StackShape(), A).line("SageMaker")
+    assert "SATURATED" in big.notes and big.usd == pytest.approx(3 * 730 * 0.056 + 0.5 * 0.23)
+
+
+def test_bedrock_calls_priced_per_token() -> None:
+    e = cost.estimate(replace(QUIET, bedrock_calls=10_000), cost.StackShape(), A)
+    assert e.line("Bedrock").usd == pytest.approx(10_000 * (800 * 0.25 + 300 * 1.25) / 1e6)
+
+
+def test_custom_metrics_count_follows_the_emf_spec() -> None:
+    shape = replace(cost.StackShape(), api_detailed_metrics=False)
+    assert shape.custom_metrics == 3 + 4 + 2  # ingest trio, 4 severities, latency+failures of 1 detector
+    assert replace(shape, detectors=("statistical", "lstm")).custom_metrics == 3 + 4 + 4
+
+
+def test_stack_config_overlays_the_stack_file(tmp_path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: iops-dashboard\nconfig:\n  aiMemoryMb: {type: integer, default: 1024}\n  streamBatchSize: {type: integer, default: 100}\n"
+    )
+    (tmp_path / "Pulumi.prod.yaml").write_text("config:\n  iops-dashboard:aiMemoryMb: 2048\n  aws:region: eu-west-1\n")
+    config = cost.stack_config("prod", tmp_path)
+    assert config == {"aiMemoryMb": 2048, "streamBatchSize": 100}
+    assert cost.StackShape.from_config(config).ai_memory_mb == 2048
+
+
+def test_measured_state_is_several_kilobytes_and_compresses() -> None:
+    raw, compressed = cost.measure_state_bytes(("statistical",), 60)
+    assert raw > 2048 and compressed < raw
+
+
+def test_estimate_refuses_to_guess_the_state_size() -> None:
+    with pytest.raises(ValueError, match="state_bytes"):
+        cost.estimate(QUIET)
+
+
+def test_cli_json_matches_the_estimator(capsys) -> None:
+    assert main(["cost", "--hosts", "100", "1000", "--state-bytes", "7000", "--viewers", "0", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["prices"]["as_of"] == cost.prices()["as_of"]
+    totals = [e["total_usd"] for e in out["estimates"]]
+    expected = [
+        cost.estimate(
+            replace(cost.Fleet(hosts=h), viewers=0), cost.StackShape.from_config(cost.stack_config("dev")), A
+        ).total
+        for h in (100, 1000)
+    ]
+    assert totals == [round(t, 2) for t in expected]
+
+
+def test_cli_table_has_a_column_per_fleet_a_total_and_what_dominates(capsys) -> None:
+    assert main(["cost", "--hosts", "100", "1000", "10000"]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("Service"))
+    assert header.split()[1:] == ["100", "hosts", "1,000", "hosts", "10,000", "hosts"]
+    total = next(line for line in out.splitlines() if line.startswith("TOTAL"))
+    assert len(total.split()) == 4 and all(c.startswith("$") for c in total.split()[1:])
+    assert "largest driver" in out and "What would cut it" in out
+    for line in out.splitlines():
+        if line.startswith(("API Gateway", "DynamoDB", "CloudWatch")):
+            assert all(math.isfinite(float(c.strip("$").replace(",", ""))) for c in line.split()[-3:])

@@ -1,0 +1,156 @@
+"""The handlers' custom metrics: run a handler, parse the EMF documents it printed, check them."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+
+import pytest
+
+from cli import cost
+from handlers import insights as insight_store
+from handlers import metrics, telemetry
+from handlers.definitions import match_route
+from handlers.settings import Settings
+from local.lambda_runtime import LocalContext
+from local.server import proxy_event
+
+SERVICE = "iops-test-fn"
+START = time.time() - 4 * 3600
+
+
+def spiky_batches(n: int = 300, spike_at: int = 250, batch: int = 100) -> list[list[dict]]:
+    """Stream records of one host's cpuUsage, one point a minute, one spike."""
+    records = []
+    for i in range(n):
+        cpu = 95.0 if i == spike_at else 30 + (i % 7) * 0.5
+        item = metrics.to_item(
+            metrics.Metric("web-01", int((START + 60 * i) * 1000), {"cpuUsage": cpu}), time.time(), 90
+        )
+        records.append(
+            {
+                "eventName": "INSERT",
+                "eventSource": "aws:dynamodb",
+                "dynamodb": {"NewImage": item, "SequenceNumber": f"{i + 1:021d}", "StreamViewType": "NEW_IMAGE"},
+            }
+        )
+    return [records[i : i + batch] for i in range(0, n, batch)]
+
+
+def all_insights(ddb) -> list[dict]:
+    return insight_store.query_insights(ddb, Settings.from_env().insights_table, limit=100)["insights"]
+
+
+@pytest.fixture(autouse=True)
+def emf_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Metrics on (the local system turns them off) and the service name the stack would set."""
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", SERVICE)
+
+
+def emf_documents(out: str) -> list[dict]:
+    """Every stdout line that is an EMF document, checked against the spec in `telemetry.METRICS`."""
+    docs = []
+    for line in out.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        doc = json.loads(line)
+        (directive,) = doc["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == telemetry.NAMESPACE
+        (dims,) = directive["Dimensions"]
+        assert doc["service"] == SERVICE
+        for m in directive["Metrics"]:
+            spec = telemetry.METRICS[m["Name"]]
+            assert m["Unit"] == spec.unit.value
+            assert sorted(dims) == sorted(("service", *spec.dimensions)), (m["Name"], dims)
+            value = doc[m["Name"]]  # EMF allows one value or a list of values
+            values = value if isinstance(value, list) else [value]
+            assert values and all(isinstance(v, int | float) for v in values)
+            doc[m["Name"]] = sum(values)
+        docs.append(doc)
+    return docs
+
+
+def post(body: object) -> dict:
+    from handlers import ingest
+
+    route, params = match_route("POST", "/metrics")
+    event = proxy_event(
+        "POST", "/metrics", "", {"Content-Type": "application/json"}, json.dumps(body).encode(), route, params
+    )
+    return ingest.handler(event, LocalContext(function_name=SERVICE, timeout_s=30))
+
+
+def test_ingest_prints_ingested_and_rejected(aws, capsys: pytest.CaptureFixture[str]) -> None:
+    now = 1_790_000_000
+    body = {
+        "metrics": [
+            {"hostname": "web-01", "timestamp": now, "cpuUsage": 12.5},
+            {"hostname": "web-02", "timestamp": now, "cpuUsage": 40},
+            {"hostname": "web-03", "timestamp": now, "cpuUsage": "high"},
+        ]
+    }
+    assert post(body)["statusCode"] == 207
+    out = capsys.readouterr().out
+    (doc,) = emf_documents(out)
+    assert (doc["MetricsIngested"], doc["MetricsRejected"], doc["MetricsUnstored"]) == (2, 1, 0)
+    emf_line = next(line for line in out.splitlines() if '"_aws"' in line)
+    assert len(emf_line.encode()) + 1 <= cost.DEFAULT_ASSUMPTIONS.emf_bytes_per_ingest, "cost model underestimates EMF"
+
+
+def test_ai_prints_insights_by_severity_and_detector_metrics(ddb, capsys: pytest.CaptureFixture[str]) -> None:
+    from handlers import ai
+
+    ai.reset()
+    batches = spiky_batches()
+    for batch in batches:
+        assert ai.handler({"Records": batch}, LocalContext(function_name=SERVICE, timeout_s=60)) == {
+            "batchItemFailures": []
+        }
+    docs = emf_documents(capsys.readouterr().out)
+    by_severity = Counter()
+    for doc in docs:
+        if "Insights" in doc:
+            assert doc["Insights"] > 0
+            by_severity[doc["severity"]] += doc["Insights"]
+    stored = Counter(i["severity"] for i in all_insights(ddb))
+    assert stored and by_severity == stored
+    detector_docs = [d for d in docs if "DetectorLatency" in d]
+    assert [d["detector"] for d in detector_docs] == ["statistical"] * len(batches)
+    assert all(d["DetectorFailures"] == 0 and d["DetectorLatency"] > 0 for d in detector_docs)
+    ai.reset()
+
+
+def test_a_failing_detector_is_counted(
+    ddb, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from detectors.statistical import StatisticalDetector
+    from handlers import ai
+
+    class Broken:
+        name = "broken"
+
+        def new_state(self, series):
+            return {}
+
+        def score(self, series, state, points):
+            raise RuntimeError("boom")
+
+    ai.reset()
+    monkeypatch.setattr(
+        ai.plugins, "enabled_detectors", lambda: {"statistical": StatisticalDetector(), "broken": Broken()}
+    )
+    batch = spiky_batches(n=50, batch=50)[0]
+    ai.handler({"Records": batch}, LocalContext(function_name=SERVICE, timeout_s=60))
+    docs = {d["detector"]: d for d in emf_documents(capsys.readouterr().out) if "detector" in d}
+    assert set(docs) == {"statistical", "broken"}
+    assert docs["broken"]["DetectorFailures"] == 1 and docs["statistical"]["DetectorFailures"] == 0
+    ai.reset()
+
+
+def test_emit_refuses_a_dimension_set_the_dashboards_do_not_know(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match="severity"):
+        telemetry.emit({"Insights": 1})
+    assert capsys.readouterr().out == ""

@@ -1,0 +1,125 @@
+"""``iops evaluate``: the streaming path, combinations, JSON contract and result files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cli.main import main
+from detectors import evaluate, nab
+from detectors.contract import Point, SeriesKey, State
+
+
+class Recorder:
+    """Scores a fixed value and records how it was called (batch sizes, state it got back)."""
+
+    remote = False
+
+    def __init__(self, name: str, value: float) -> None:
+        self.name, self.value = name, value
+        self.batches: list[int] = []
+        self.state_types: list[str] = []
+
+    def new_state(self, series: SeriesKey) -> State:
+        return {"seen": (0, 0)}  # a tuple: survives JSON only as a list
+
+    def score(self, series: SeriesKey, state: State, points: Sequence[Point]) -> list[float]:
+        self.batches.append(len(points))
+        self.state_types.append(type(state["seen"]).__name__)
+        state["seen"] = (state["seen"][0] + len(points), 0)
+        return [self.value] * len(points)
+
+
+def _file(rows: int) -> nab.CorpusFile:
+    ts = 1_600_000_000.0 + 300.0 * np.arange(rows)
+    return nab.CorpusFile("cat/f.csv", "cat", ts, np.ones(rows), [])
+
+
+def test_streams_in_batches_of_100_with_json_state_between_them() -> None:
+    det = Recorder("rec", 0.3)
+    got = evaluate.stream_file({"rec": det}, _file(250))
+    assert det.batches == [100, 100, 50]
+    assert det.state_types == ["tuple", "list", "list"]  # new state, then always back from JSON
+    assert got.scores["rec"].tolist() == [0.3] * 250
+
+
+def test_repeated_timestamps_get_the_score_of_their_timestamp() -> None:
+    file = _file(10)
+    file.timestamps[5] = file.timestamps[4]
+    got = evaluate.stream_file({"rec": Recorder("rec", 0.7)}, file)
+    assert len(got.scores["rec"]) == 10
+    assert got.scores["rec"][5] == 0.7
+
+
+def test_combination_is_the_runtime_combine() -> None:
+    scores = {"a": np.array([0.1, 0.9]), "b": np.array([0.5, 0.2])}
+    assert evaluate.combined(scores, ["a", "b"]).tolist() == [0.5, 0.9]
+    assert evaluate.members(" statistical + lstm ") == ["statistical", "lstm"]
+
+
+def _corpus(root: Path) -> Path:
+    """Two categories, one file without windows, labels keyed 'category/file.csv'."""
+    rng = np.random.default_rng(0)
+    ts = [f"2021-03-0{1 + i // 288} {(i % 288) // 12:02d}:{(i % 12) * 5:02d}:00" for i in range(1400)]
+    for cat, name, spike in (("realThing", "a.csv", 1000), ("other", "quiet.csv", None)):
+        values = 10 + rng.normal(0, 1, 1400)
+        if spike:
+            values[spike : spike + 3] += 30
+        (root / "data" / cat).mkdir(parents=True, exist_ok=True)
+        with open(root / "data" / cat / name, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["timestamp", "value"])
+            w.writerows(zip(ts, values, strict=True))
+    (root / "labels").mkdir()
+    labels = {"realThing/a.csv": [[ts[960] + ".000000", ts[1040] + ".000000"]], "other/quiet.csv": []}
+    (root / "labels" / "combined_windows.json").write_text(json.dumps(labels))
+    return root
+
+
+def test_cli_json_contract_and_results_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = _corpus(tmp_path / "corpus")
+    rc = main(
+        [
+            "evaluate",
+            "--corpus",
+            str(corpus),
+            "--detector",
+            "statistical",
+            "--json",
+            "--results-dir",
+            str(tmp_path / "res"),
+        ]
+    )
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)  # exactly one JSON object on stdout
+    assert out["points"] == 2800 and out["seconds"] > 0
+    entry = out["detectors"]["statistical"]
+    for profile in nab.PROFILES:
+        assert set(entry[profile]) >= {"score", "threshold"}
+    assert entry["standard"]["score"] > 80  # the injected spike is found, the quiet file stays quiet
+    assert set(entry["by_category"]) == {"realThing", "other"}
+    assert entry["by_category"]["other"]["standard"]["score"] is None  # no windows: nothing to normalise by
+    written = tmp_path / "res" / "statistical" / "realThing" / "statistical_a.csv"
+    with open(written) as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["timestamp", "value", "anomaly_score", "label"]
+    assert sum(int(r["label"]) for r in rows) == 81
+    assert rows[0]["timestamp"] == "2021-03-01 00:00:00"
+
+
+def test_cli_text_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = _corpus(tmp_path / "corpus")
+    assert main(["evaluate", "--corpus", str(corpus), "--detector", "statistical", "--profile", "standard"]) == 0
+    text = capsys.readouterr().out
+    assert "standard" in text and "reward_low_FP_rate" not in text and "realThing" in text
+
+
+def test_unknown_detector_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = _corpus(tmp_path / "corpus")
+    assert main(["evaluate", "--corpus", str(corpus), "--detector", "nope", "--json"]) == 2
+    assert "nope" in capsys.readouterr().err
