@@ -115,7 +115,8 @@ def test_anomaly_reaches_the_feed_with_a_toast_then_the_host_chart(
     assert toast is not None and "New alert" in toast.inner_text()
     page.screenshot(path=str(artifacts / "feed.png"))
 
-    # Filters: HIGH+CRITICAL on this host keeps the card; LOW only hides it.
+    # Filters: this host keeps the card; LOW only hides it (the host may have LOW insights of its own:
+    # the NAB-optimised threshold lets noise-level findings through as LOW).
     page.select_option('[data-testid="host-filter"]', host)
     assert page.locator('[data-testid="alert-card"]').count() >= 1
     assert all(
@@ -123,9 +124,13 @@ def test_anomaly_reaches_the_feed_with_a_toast_then_the_host_chart(
         for h in page.locator('[data-testid="alert-card"]').evaluate_all("els => els.map(e => e.dataset.host)")
     )
     page.get_by_role("button", name="LOW", exact=True).click()
-    page.wait_for_selector('[data-testid="empty-filtered"]')
+    page.wait_for_selector(card, state="detached")
+    severities = page.locator('[data-testid="alert-card"]').evaluate_all("els => els.map(e => e.dataset.severity)")
+    assert set(severities) <= {"LOW"}
+    if not severities:
+        page.wait_for_selector('[data-testid="empty-filtered"]')
     assert "severity=LOW" in page.url and f"host={host}" in page.url
-    page.get_by_role("button", name="Show all alerts").click()
+    page.get_by_role("button", name="Clear filters").click()
     page.wait_for_selector(card)
 
     # Client-side navigation to the host chart, anomaly marked on the cpuUsage chart.

@@ -99,7 +99,8 @@ def test_degraded_stream_gets_metrics_and_an_insight(local) -> None:
         return again if first == again and again[degraded] else None
 
     insights = wait_for("the AI tier to settle", settled_insights)
-    latency = [i for i in insights[degraded] if i["metric"].startswith("ibLatencyUs")]
+    # LOW insights (risk just past the NAB-optimised threshold) are noise-level by design; judge MEDIUM and up.
+    latency = [i for i in insights[degraded] if i["metric"].startswith("ibLatencyUs") and i["risk_score"] >= 60]
     assert latency, f"no latency insight for {degraded}: {insights[degraded]}"
     assert all(i["entity_id"] == degraded for i in latency)
     assert max(i["risk_score"] for i in latency) >= 80
@@ -107,7 +108,9 @@ def test_degraded_stream_gets_metrics_and_an_insight(local) -> None:
     assert first_minute.strftime("%H:%M") >= start_hm  # flagged at (or after) the injected degradation, not before
     for stream in streams:
         if stream != degraded:
-            assert not [i for i in insights[stream] if i["metric"].startswith("ibLatencyUs")], insights[stream]
+            assert not [
+                i for i in insights[stream] if i["metric"].startswith("ibLatencyUs") and i["risk_score"] >= 60
+            ], insights[stream]
 
     points = metrics[degraded]
     assert len(points) <= MINUTES + 1  # one point per minute, never two
