@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from cli import insight_eval
 from detectors import nab
 from detectors.evaluate import evaluate
 
@@ -29,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--results-dir", type=Path, help="also write NAB-style result CSVs here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    insight_eval.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -41,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     except LookupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    out |= insight_eval.run(args, args.corpus)
     if args.json:
         print(json.dumps(out))
         return 0
@@ -57,4 +60,5 @@ def run(args: argparse.Namespace) -> int:
                 print(f"    {category:<26} score {shown}  raw {cat[profile]['raw']:8.3f}  windows {cat['windows']}")
         for failure in entry["failures"]:
             print(f"  failed: {failure}", file=sys.stderr)
+    insight_eval.print_report(out)
     return 0

@@ -47,6 +47,8 @@ MAX_GAP_BUCKETS = 12
 REESTIMATE_BUCKETS = 144
 """Re-estimate the parameters every 12 hours of data (sooner on drift)."""
 DRIFT_RATIO = 1.5
+DRIFT_MIN_BUCKETS = 6
+"""Judge drift on at least 30 min of errors: with fewer, noise alone trips it (3 buckets: 8 % per check)."""
 HUBER_K = 3.0
 HAMPEL_WINDOW = 11
 HAMPEL_K = 6.0
@@ -211,7 +213,7 @@ def _update(model: dict, index: int, y: float) -> None:
 def _needs_estimate(model: dict | None, seasonal: bool) -> bool:
     if model is None or bool(model["s"]) != seasonal or model["age"] >= REESTIMATE_BUCKETS:
         return True
-    return model["ne"] >= 3 and math.sqrt(model["e2"] / model["ne"]) > DRIFT_RATIO * model["sig"] + 1e-9
+    return model["ne"] >= DRIFT_MIN_BUCKETS and math.sqrt(model["e2"] / model["ne"]) > DRIFT_RATIO * model["sig"] + 1e-9
 
 
 def interval_sd(sigma: float, alpha: float, beta: float, phi: float, gamma: float, steps: int) -> np.ndarray:
@@ -249,7 +251,9 @@ def forecast(state: State, steps: int) -> Forecast:
     return Forecast(times, mean, sd, seasonal, float(values[-1]))
 
 
-def first_crossing(times: np.ndarray, values: np.ndarray, limit: float, start: float, start_value: float) -> float | None:
+def first_crossing(
+    times: np.ndarray, values: np.ndarray, limit: float, start: float, start_value: float
+) -> float | None:
     """When ``values`` (at ``times``, after ``start_value`` at ``start``) first reach ``limit``, interpolated."""
     above = np.nonzero(values >= limit)[0]
     if not len(above):

@@ -3,11 +3,13 @@
 Registered through the ``register_grouping_rules`` hook like any third-party rule. Each rule
 names the shared cause to look at, so one ``pattern`` insight replaces a flood of per-host ones:
 
-- ``same-metric``: one metric anomalous on several hosts at once (a deploy, a load balancer,
-  an upstream dependency, a noisy neighbour on shared storage).
+- ``same-metric``: one metric anomalous on several hosts at once, moving the same way (a deploy,
+  a load balancer, an upstream dependency, a noisy neighbour on shared storage). Requiring one
+  direction keeps chance coincidences of noise-level anomalies (up on one host, down on the
+  next) out: measured on generated incidents, it removed every false pattern.
 - ``same-host``: several metrics of one host at once (the host itself: hardware, kernel, a
   runaway process touching CPU, memory and I/O).
-- ``ib-fabric``: several InfiniBand streams of one group (same switch) degrading together;
+- ``ib-fabric``: several InfiniBand streams of one group (same switch) degrading together (same way);
   InfiniBand streams are left out of ``same-metric`` so one fabric incident is one pattern.
 """
 
@@ -34,6 +36,16 @@ def relative_change(members: Sequence[Member]) -> float | None:
     return median(changes) if changes else None
 
 
+def same_direction_hosts(members: Sequence[Member]) -> int:
+    """Distinct hosts that moved the way most did (up or down): a shared cause moves them alike.
+
+    Members without an expected value count either way.
+    """
+    up = {m.entity for m in members if m.expected is None or m.observed is None or m.observed >= m.expected}
+    down = {m.entity for m in members if m.expected is None or m.observed is None or m.observed <= m.expected}
+    return max(len(up), len(down))
+
+
 def _change_text(members: Sequence[Member]) -> str:
     change = relative_change(members)
     return f" ({change:+.0f} % against their recent medians)" if change is not None else ""
@@ -46,7 +58,13 @@ def _names(values: Sequence[str], most: int = 8) -> str:
 
 def _span(members: Sequence[Member]) -> str:
     seconds = max(m.timestamp for m in members) - min(m.timestamp for m in members)
-    return "at the same time" if seconds < 1 else f"within {seconds / 60:.0f} min" if seconds >= 60 else f"within {seconds:.0f} s"
+    return (
+        "at the same time"
+        if seconds < 1
+        else f"within {seconds / 60:.0f} min"
+        if seconds >= 60
+        else f"within {seconds:.0f} s"
+    )
 
 
 def ib_group(entity: str) -> str:
@@ -61,7 +79,7 @@ class SameMetric:
         return None if member.entity.startswith(IB_PREFIX) else member.metric
 
     def is_pattern(self, members: Sequence[Member], min_members: int) -> bool:
-        return len({m.entity for m in members}) >= min_members
+        return same_direction_hosts(members) >= min_members
 
     def describe(self, group: str, members: Sequence[Member]) -> tuple[str, list[str]]:
         hosts = sorted({m.entity for m in members})
@@ -105,7 +123,7 @@ class IbFabric:
         return ib_group(member.entity) if member.entity.startswith(IB_PREFIX) else None
 
     def is_pattern(self, members: Sequence[Member], min_members: int) -> bool:
-        return len({m.entity for m in members}) >= min_members
+        return same_direction_hosts(members) >= min_members
 
     def describe(self, group: str, members: Sequence[Member]) -> tuple[str, list[str]]:
         streams = sorted({m.entity for m in members})

@@ -281,7 +281,9 @@ def correlate(
             if not fresh_ids & {m.alert_id for m in cluster} or not rule.is_pattern(cluster, settings.min_hosts):
                 continue
             start_ms = int(round(cluster[0].timestamp * 1000))
-            joined = open_item is not None and float(open_item["lastTs"]["N"]) >= cluster[0].timestamp - settings.window_s
+            joined = (
+                open_item is not None and float(open_item["lastTs"]["N"]) >= cluster[0].timestamp - settings.window_s
+            )
             if joined:
                 pid, start_ms = open_item["patternId"]["S"], int(open_item["startMs"]["N"])
                 known = {a["S"] for a in open_item.get("memberIds", {}).get("L", [])}

@@ -85,9 +85,10 @@ class LocalApi(ThreadingHTTPServer):
         self.dashboard_dir = dashboard_dir
         self._handlers: dict[str, Callable] = {}
         self._lock = threading.Lock()
-        self.busy = {function: threading.Lock() for function in FUNCTION_MODULES}
-        """One request at a time per function, as in one Lambda execution environment: the Powertools
-        resolver keeps the current event on its module-level app, so concurrent calls would mix requests."""
+        self.invoking = threading.Lock()
+        """One handler call at a time: Powertools keeps the current event on a class attribute shared by
+        every resolver in the process (``BaseRouter.current_event``), so concurrent calls would read each
+        other's requests (a POST seen with a GET's empty body). In Lambda each call has its own process."""
         super().__init__((host, port), _RequestHandler)
 
     @property
@@ -179,7 +180,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         event = proxy_event(method, url.path, url.query, headers, body, route, params)
         try:
             handler = self.server.lambda_handler(route.function)
-            with self.server.busy[route.function]:  # the timeout starts when the invocation does
+            with self.server.invoking:  # the timeout starts when the invocation does
                 context = LocalContext(
                     function_name=f"iops-local-{route.function}", timeout_s=FUNCTION_TIMEOUTS[route.function]
                 )

@@ -16,10 +16,10 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-try:  # run by the Pulumi CLI from inside policy/ (the pack's directory is on sys.path)
-    import rules
-except ImportError:  # imported as policy.pack (tests)
+if __package__:  # imported as policy.pack (tests)
     from policy import rules
+else:  # run by the Pulumi CLI: policy/__main__.py with the pack's directory on sys.path
+    import rules
 
 PACK_NAME = "iops-guardrails"
 

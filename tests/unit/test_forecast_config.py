@@ -10,7 +10,13 @@ from handlers.predictions import PredictionSettings
 
 
 def test_handler_defaults_match_pulumi_yaml(monkeypatch) -> None:
-    for name in ("PREDICTION_LIMITS", "PREDICTION_HORIZON_HOURS", "FORECAST_EVERY_POINTS", "PATTERN_WINDOW_SECONDS", "PATTERN_MIN_HOSTS"):
+    for name in (
+        "PREDICTION_LIMITS",
+        "PREDICTION_HORIZON_HOURS",
+        "FORECAST_EVERY_POINTS",
+        "PATTERN_WINDOW_SECONDS",
+        "PATTERN_MIN_HOSTS",
+    ):
         monkeypatch.delenv(name, raising=False)
     config = declared()
     pred, pat = PredictionSettings.from_env(), PatternSettings.from_env()

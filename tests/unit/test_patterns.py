@@ -17,7 +17,9 @@ from handlers.patterns import build_pattern, clusters, pattern_id
 T = 1_700_000_000.0
 
 
-def m(entity: str, metric: str = "cpuUsage", dt: float = 0.0, risk: int = 85, obs: float = 95.0, exp: float = 50.0) -> Member:
+def m(
+    entity: str, metric: str = "cpuUsage", dt: float = 0.0, risk: int = 85, obs: float = 95.0, exp: float = 50.0
+) -> Member:
     severity = "CRITICAL" if risk >= 90 else "HIGH" if risk >= 80 else "MEDIUM"
     return Member(f"ins-{entity}-{metric}-{dt}", entity, metric, T + dt, severity, risk, obs, exp)
 
@@ -36,6 +38,14 @@ def test_same_metric_needs_enough_distinct_hosts() -> None:
     two = [m("web-01"), m("web-02"), m("web-02", dt=60)]
     assert not rule.is_pattern(two, 3)
     assert rule.is_pattern([*two, m("db-03")], 3)
+
+
+def test_hosts_must_move_the_same_way() -> None:
+    rule = SameMetric()
+    mixed = [m("a", obs=60.0), m("b", obs=40.0), m("c", obs=61.0), m("d", obs=39.0)]  # expected 50: 2 up, 2 down
+    assert not rule.is_pattern(mixed, 3)
+    assert rule.is_pattern([*mixed, m("e", obs=70.0)], 3)
+    assert IbFabric().is_pattern([m(f"ib_s_{i}", "ibLatencyUs", obs=1.0, exp=2.0) for i in range(3)], 3)
 
 
 def test_same_host_counts_metrics_not_points() -> None:
