@@ -57,10 +57,7 @@ def run(args: argparse.Namespace) -> int:
     config = cost.stack_config(args.stack)
     stack = cost.StackShape.from_config(config)
     sagemaker = bool(config.get("sagemakerEndpointEnabled", False)) if args.sagemaker is None else args.sagemaker
-    if args.state_bytes:
-        state_bytes, compressed = args.state_bytes, args.state_bytes
-    else:
-        state_bytes, compressed = cost.measure_state_bytes(stack.detectors, args.interval)
+    state_bytes = args.state_bytes or cost.measure_state_bytes(stack.detectors, args.interval)
     assumptions = replace(cost.DEFAULT_ASSUMPTIONS, state_bytes=state_bytes)
     fleets = [
         cost.Fleet(
@@ -80,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         for h in args.hosts
     ]
     estimates = [cost.estimate(f, stack, assumptions) for f in fleets]
-    cuts = [cost.levers(f, stack, assumptions, compressed) for f in fleets] if not args.state_bytes else []
+    cuts = [cost.levers(f, stack, assumptions) for f in fleets] if not args.state_bytes else []
     if args.json:
         print(
             json.dumps(
@@ -131,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             cells = [f"${c[i].after:>10,.2f} ({(c[i].after - c[i].before) / c[i].before:+.0%})" for c in cuts]
             print(f"  {lever.name:<{width}}  " + "  ".join(cells))
         print(
-            f"  (compressed state: {compressed:,} bytes instead of {state_bytes:,}; a 300 s window needs iteratorAgeThresholdMs above 300,000)"
+            f"  (detector state measured at {state_bytes:,} bytes per series as stored; a 300 s window needs iteratorAgeThresholdMs above 300,000)"
         )
     print(
         "\nNot modelled: the correlation table's writes (a few per anomaly), the streaming (Kinesis) tier, the dashboard "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +81,17 @@ def parse_record(record: dict) -> list[tuple[SeriesKey, Point]]:
     return pairs
 
 
+def encode_state(state: SeriesState) -> dict[str, bytes]:
+    """State as a compressed binary attribute: DynamoDB bills writes per KB, and the JSON is several KB."""
+    return {"B": zlib.compress(state.to_json().encode(), 6)}
+
+
+def decode_state(attribute: dict) -> SeriesState:
+    """Reads compressed state, and the plain JSON string earlier versions stored."""
+    raw = attribute["B"] if "B" in attribute else attribute["S"]
+    return SeriesState.from_json(zlib.decompress(raw).decode() if isinstance(raw, bytes) else raw)
+
+
 def load_states(ddb: Any, table: str, keys: list[SeriesKey]) -> dict[SeriesKey, SeriesState]:
     """BatchGetItem of every series' state (100 keys per call, unprocessed keys retried)."""
     states = {k: SeriesState() for k in keys}
@@ -92,7 +104,7 @@ def load_states(ddb: Any, table: str, keys: list[SeriesKey]) -> dict[SeriesKey, 
         for start in range(0, len(pending), 100):
             resp = ddb.batch_get_item(RequestItems={table: {"Keys": pending[start : start + 100]}})
             for item in resp.get("Responses", {}).get(table, []):
-                states[by_text[item["seriesKey"]["S"]]] = SeriesState.from_json(item["state"]["S"])
+                states[by_text[item["seriesKey"]["S"]]] = decode_state(item["state"])
             retry.extend(resp.get("UnprocessedKeys", {}).get(table, {}).get("Keys", []))
         pending = retry
     if pending:
@@ -105,7 +117,7 @@ def save_states(ddb: Any, table: str, results: list[SeriesResult]) -> set[Series
     ttl = str(int(time.time() + STATE_TTL_DAYS * 86_400))
     items = {str(r.series): r for r in results if r.results}
     pending = [
-        {"PutRequest": {"Item": {"seriesKey": {"S": k}, "state": {"S": r.state.to_json()}, "ttl": {"N": ttl}}}}
+        {"PutRequest": {"Item": {"seriesKey": {"S": k}, "state": encode_state(r.state), "ttl": {"N": ttl}}}}
         for k, r in items.items()
     ]
     for attempt in range(5):

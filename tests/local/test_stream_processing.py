@@ -138,3 +138,17 @@ def test_one_state_read_and_write_per_series_per_batch(ddb) -> None:
     out = process_batch(processor(Counting(ddb)), recs, time.monotonic() + 60)
     assert out.points == 200 and not out.failed
     assert calls == {"batch_get_item": 1, "batch_write_item": 1}  # 20 series: one call each way
+
+
+def test_state_is_stored_compressed_and_old_json_state_still_reads(ddb) -> None:
+    from handlers.stream import decode_state, encode_state
+
+    proc = processor(ddb)
+    for batch in spiky_batches():
+        process_batch(proc, batch, time.monotonic() + 60)
+    item = ddb.get_item(TableName=Settings.from_env().state_table, Key={"seriesKey": {"S": "web-01#cpuUsage"}})["Item"]
+    stored = item["state"]["B"]
+    state = decode_state(item["state"])
+    plain = state.to_json()
+    assert len(stored) < len(plain) / 2, (len(stored), len(plain))
+    assert decode_state({"S": plain}).to_json() == plain == decode_state(encode_state(state)).to_json()
