@@ -138,11 +138,12 @@ def test_simulator_on_a_schedule_may_only_put_records(graph) -> None:
 
 
 def test_simulator_is_off_by_default_outside_dev_and_can_be_switched() -> None:
-    prod = run_program("prod", {"streamingEnabled": "true"})
-    assert prod.of_type(STREAM) and not ours(prod, RULE)
-    assert not [f for f in prod.of_type(FN) if "simulator" in f.name]
+    # "staging" has no Pulumi.staging.yaml: the project defaults only (Pulumi.prod.yaml turns the simulator on).
+    staging = run_program("staging", {"streamingEnabled": "true"})
+    assert staging.of_type(STREAM) and not ours(staging, RULE)
+    assert not [f for f in staging.of_type(FN) if "simulator" in f.name]
     on = run_program(
-        "prod", {"streamingEnabled": "true", "simulatorEnabled": "true", "simulatorSchedule": "rate(5 minutes)"}
+        "staging", {"streamingEnabled": "true", "simulatorEnabled": "true", "simulatorSchedule": "rate(5 minutes)"}
     )
     assert on.one(RULE, "streaming-simulator").inputs["scheduleExpression"] == "rate(5 minutes)"
     assert on.one(FN, "streaming-simulator").inputs["environment"]["variables"]["SIM_INTERVAL_S"] == "300"
