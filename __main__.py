@@ -13,6 +13,7 @@ from components.config import StackConfig
 from components.ingest import IngestArgs, IngestTier
 from components.ml import MlTrainingArgs, MlTrainingTier
 from components.observability import ObservabilityArgs, ObservabilityTier
+from components.site import DashboardSiteTier, SiteArgs
 from components.streaming import StreamingArgs, StreamingTier
 from detectors import bedrock
 
@@ -20,6 +21,22 @@ cfg = StackConfig()
 code = CodeBucket("code", CodeBucketArgs(bucket_prefix=f"{cfg.prefix}-code-"))
 api_code = code.upload(artifacts.build(artifacts.API))
 ai_code = code.upload(artifacts.build(artifacts.with_extras(artifacts.AI, cfg.extra_detector_packages)))
+
+# The dashboard's CloudFront distribution comes first: the API's CORS origins and the alert links name it.
+site = None
+origins: list[pulumi.Input[str]] = list(cfg.allowed_origins)
+if cfg.dashboard_enabled:
+    site = DashboardSiteTier(
+        "site",
+        SiteArgs(
+            prefix=cfg.prefix,
+            dist_dir=artifacts.ROOT / "dashboard" / "dist",
+            api_origin=aws.get_region_output().region.apply(lambda r: f"https://*.execute-api.{r}.amazonaws.com"),
+            price_class=cfg.dashboard_price_class,
+        ),
+    )
+    if origins != ["*"]:
+        origins = [site.url, *origins]
 
 ingest = IngestTier(
     "ingest",
@@ -36,7 +53,7 @@ ingest = IngestTier(
         log_retention_days=cfg.log_retention_days,
         throttle_rate_limit=cfg.api_throttle_rate_limit,
         throttle_burst_limit=cfg.api_throttle_burst_limit,
-        allowed_origins=cfg.allowed_origins,
+        allowed_origins=origins,
     ),
 )
 
@@ -107,7 +124,7 @@ ai = AiTier(
         enrich_min_severity=cfg.enrich_min_severity,
         enrich_max_calls=cfg.enrich_max_calls,
         log_retention_days=cfg.log_retention_days,
-        allowed_origins=cfg.allowed_origins,
+        allowed_origins=origins,
         event_bus_name=alerting.bus.name,
         event_bus_arn=alerting.bus.arn,
         extra_environment={
@@ -119,6 +136,7 @@ ai = AiTier(
             "PATTERN_WINDOW_SECONDS": str(cfg.pattern_window_seconds),
             "PATTERN_MIN_HOSTS": str(cfg.pattern_min_hosts),
             **ml_environment,
+            **({"DASHBOARD_URL": site.url} if site is not None else {}),
         },
         extra_statements=bedrock_statements + ml_statements,
     ),
@@ -153,6 +171,8 @@ if cfg.streaming_enabled:
     )
 
 ingest.api.publish()
+if site is not None:
+    site.publish_config(ingest.api.url)
 
 functions = {"ingest": ingest.ingest_fn.name, "query": ingest.query_fn.name, "ai": ai.ai_fn.name, "insights": ai.insights_fn.name}
 tables = {
@@ -194,6 +214,9 @@ observability = ObservabilityTier(
 )
 
 pulumi.export("apiUrl", ingest.api.url)
+if site is not None:
+    pulumi.export("dashboardUrl", site.url)
+    pulumi.export("dashboardBucket", site.bucket.bucket)
 pulumi.export("apiKey", pulumi.Output.secret(ingest.api.api_key.value))
 pulumi.export("metricsTable", ingest.metrics_table.name)
 pulumi.export("insightsTable", ai.insights_table.name)

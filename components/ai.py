@@ -35,7 +35,7 @@ class AiArgs:
     enrich_min_severity: str
     enrich_max_calls: int
     log_retention_days: int
-    allowed_origins: list[str]
+    allowed_origins: list[pulumi.Input[str]]
     event_bus_name: pulumi.Input[str] | None = None
     event_bus_arn: pulumi.Input[str] | None = None
     extra_environment: dict[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -145,7 +145,7 @@ class AiTier(pulumi.ComponentResource):
                 log_retention_days=args.log_retention_days,
                 environment={
                     INSIGHTS.env_var: self.insights_table.name,
-                    "ALLOWED_ORIGINS": ",".join(args.allowed_origins),
+                    "ALLOWED_ORIGINS": pulumi.Output.all(*args.allowed_origins).apply(",".join),
                 },
                 statements=[
                     table_arns(self.insights_table).apply(

@@ -40,9 +40,15 @@ class RestApiArgs:
     api_name: str
     throttle_rate_limit: int
     throttle_burst_limit: int
-    allowed_origins: list[str]
+    allowed_origins: list[pulumi.Input[str]]
+    """The first one is what API Gateway itself answers (preflight, its own errors); the Lambdas match any."""
     log_retention_days: int
     stage_name: str = "v1"
+
+
+def _quoted(value: pulumi.Input[str]) -> pulumi.Output[str]:
+    """API Gateway header mappings take static values in single quotes."""
+    return pulumi.Output.from_input(value).apply(lambda v: f"'{v}'")
 
 
 def _slug(path: str) -> str:
@@ -91,7 +97,7 @@ class RestApi(pulumi.ComponentResource):
                 rest_api_id=self.api.id,
                 response_type=kind,
                 response_parameters={
-                    "gatewayresponse.header.Access-Control-Allow-Origin": f"'{args.allowed_origins[0]}'",
+                    "gatewayresponse.header.Access-Control-Allow-Origin": _quoted(args.allowed_origins[0]),
                     "gatewayresponse.header.Access-Control-Allow-Headers": CORS_HEADERS,
                 },
                 opts=self._child,
@@ -163,7 +169,7 @@ class RestApi(pulumi.ComponentResource):
         slug = _slug(path)
         methods = ",".join(sorted({r.method for r in ROUTES if r.path == path} | {"OPTIONS"}))
         headers = {
-            "method.response.header.Access-Control-Allow-Origin": f"'{self._args.allowed_origins[0]}'",
+            "method.response.header.Access-Control-Allow-Origin": _quoted(self._args.allowed_origins[0]),
             "method.response.header.Access-Control-Allow-Methods": f"'{methods}'",
             "method.response.header.Access-Control-Allow-Headers": CORS_HEADERS,
         }

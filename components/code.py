@@ -21,28 +21,28 @@ class LambdaCode:
     key: pulumi.Input[str]
 
 
+def tls_only_statement(arn: str) -> dict:
+    """Refuse any request to the bucket that is not made over TLS."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [arn, f"{arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
 def tls_only_policy(bucket_arn: pulumi.Input[str]) -> pulumi.Output[str]:
     """A bucket policy that refuses any request not made over TLS."""
     return pulumi.Output.from_input(bucket_arn).apply(
-        lambda arn: json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [arn, f"{arn}/*"],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    }
-                ],
-            }
-        )
+        lambda arn: json.dumps({"Version": "2012-10-17", "Statement": [tls_only_statement(arn)]})
     )
 
 
-def private_bucket(name: str, bucket_prefix: str, parent: pulumi.Resource, versioned: bool = True) -> aws.s3.Bucket:
+def private_bucket(
+    name: str, bucket_prefix: str, parent: pulumi.Resource, versioned: bool = True, tls_policy: bool = True
+) -> aws.s3.Bucket:
     """An S3 bucket (globally unique name from the prefix) with public access blocked, SSE, versioning, TLS only."""
     opts = pulumi.ResourceOptions(parent=parent)
     bucket = aws.s3.Bucket(name, bucket_prefix=bucket_prefix, force_destroy=True, opts=opts)
@@ -65,7 +65,8 @@ def private_bucket(name: str, bucket_prefix: str, parent: pulumi.Resource, versi
         aws.s3.BucketVersioning(
             f"{name}-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=opts
         )
-    aws.s3.BucketPolicy(f"{name}-tls-only", bucket=bucket.id, policy=tls_only_policy(bucket.arn), opts=opts)
+    if tls_policy:  # a bucket has one policy: callers adding statements write their own, with tls_only_statement
+        aws.s3.BucketPolicy(f"{name}-tls-only", bucket=bucket.id, policy=tls_only_policy(bucket.arn), opts=opts)
     return bucket
 
 

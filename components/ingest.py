@@ -27,7 +27,7 @@ class IngestArgs:
     log_retention_days: int
     throttle_rate_limit: int
     throttle_burst_limit: int
-    allowed_origins: list[str]
+    allowed_origins: list[pulumi.Input[str]]
 
 
 class IngestTier(pulumi.ComponentResource):
@@ -50,7 +50,7 @@ class IngestTier(pulumi.ComponentResource):
             METRICS.env_var: self.metrics_table.name,
             "METRICS_TTL_DAYS": str(args.metrics_ttl_days),
             "MAX_METRICS_PER_REQUEST": str(args.max_metrics_per_request),
-            "ALLOWED_ORIGINS": ",".join(args.allowed_origins),
+            "ALLOWED_ORIGINS": pulumi.Output.all(*args.allowed_origins).apply(",".join),
         }
         self.ingest_fn = LambdaFunction(
             f"{name}-ingest",
