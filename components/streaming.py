@@ -8,6 +8,7 @@ Optionally a simulator Lambda on an EventBridge schedule puts realistic events o
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -164,17 +165,21 @@ class StreamingTier(pulumi.ComponentResource):
                     "SIM_EVENTS_PER_MINUTE": str(args.simulator_events_per_minute),
                     "SIM_DEGRADATION_RATE": args.simulator_degradation_rate,
                 },
-                statements=[_statement(self.stream.arn, ["kinesis:PutRecords", "kinesis:PutRecord"])],
+                statements=[
+                    _statement(self.stream.arn, ["kinesis:PutRecords", "kinesis:PutRecord"]),
+                    _statement(self.dlq.arn, ["sqs:SendMessage"]),
+                ],
             ),
             opts=child,
         )
         # A retried scheduled run would put the same minute twice (new sequence numbers, so
-        # counted twice): a skipped minute is the lesser harm.
+        # counted twice): a skipped minute is the lesser harm, but it is recorded in the DLQ.
         aws.lambda_.FunctionEventInvokeConfig(
             f"{name}-simulator-invoke",
             function_name=self.simulator_fn.name,
             maximum_retry_attempts=0,
             maximum_event_age_in_seconds=120,
+            destination_config={"on_failure": {"destination": self.dlq.arn}},
             opts=child,
         )
         rule = aws.cloudwatch.EventRule(
@@ -184,10 +189,33 @@ class StreamingTier(pulumi.ComponentResource):
             schedule_expression=args.simulator_schedule,
             opts=child,
         )
+        aws.sqs.QueuePolicy(
+            f"{name}-dlq-policy",
+            queue_url=self.dlq.url,
+            policy=pulumi.Output.all(self.dlq.arn, rule.arn).apply(
+                lambda a: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "TheScheduleDeadLetters",
+                                "Effect": "Allow",
+                                "Principal": {"Service": "events.amazonaws.com"},
+                                "Action": "sqs:SendMessage",
+                                "Resource": a[0],
+                                "Condition": {"ArnEquals": {"aws:SourceArn": a[1]}},
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
         aws.cloudwatch.EventTarget(
             f"{name}-simulator-target",
             rule=rule.name,
             arn=self.simulator_fn.arn,
+            dead_letter_config={"arn": self.dlq.arn},
             opts=child,
         )
         aws.lambda_.Permission(
