@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.code import private_bucket
+
 DLC_ACCOUNT = "763104351884"
 """AWS Deep Learning Containers' ECR account (most commercial regions)."""
 FRAMEWORK_TAG = "2.5-cpu-py311"
@@ -66,30 +68,8 @@ class MlTrainingTier(pulumi.ComponentResource):
         region = aws.get_region_output().region
         account = aws.get_caller_identity_output().account_id
 
-        self.bucket = aws.s3.Bucket(f"{name}-bucket", bucket_prefix=f"{args.prefix}-ml-", opts=child)
-        aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            bucket=self.bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            bucket=self.bucket.id,
-            rules=[
-                {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}, "bucket_key_enabled": True}
-            ],
-            opts=child,
-        )
-        public_block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access",
-            bucket=self.bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
+        # Versioned, encrypted, public access blocked, TLS only: the same private bucket as the code bucket.
+        self.bucket = private_bucket(f"{name}-bucket", f"{args.prefix}-ml-", self, versioned=True)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=self.bucket.id,
@@ -104,28 +84,6 @@ class MlTrainingTier(pulumi.ComponentResource):
                 }
             ],
             opts=child,
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-tls-only",
-            bucket=self.bucket.id,
-            policy=self.bucket.arn.apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "DenyInsecureTransport",
-                                "Effect": "Deny",
-                                "Principal": "*",
-                                "Action": "s3:*",
-                                "Resource": [arn, f"{arn}/*"],
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            }
-                        ],
-                    }
-                )
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_block]),
         )
 
         self.role = aws.iam.Role(
