@@ -10,7 +10,6 @@ destination's message) and the shard moves on.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import threading
 import time
@@ -20,7 +19,7 @@ from typing import Any
 
 from handlers.definitions import IB_EVENTS, IB_WINDOWS
 from local.emulator import REGION, Emulator
-from local.lambda_runtime import LocalContext
+from local.pump import ShardPoller
 
 log = logging.getLogger(__name__)
 
@@ -61,116 +60,45 @@ def lambda_record(record: dict, shard: str, stream_arn: str) -> dict:
     }
 
 
-class KinesisPoller(threading.Thread):
-    """Polls every shard of a Kinesis stream and invokes ``handler`` like Lambda's poller."""
+class KinesisPoller(ShardPoller):
+    """The InfiniBand Kinesis stream -> the process handler."""
+
+    source = "Kinesis"
+    batch_info_key = "KinesisBatchInfo"
 
     def __init__(
-        self,
-        kinesis: Any,
-        sqs: Any,
-        stream: str,
-        handler: Callable[[dict, Any], dict],
-        dlq_url: str,
-        batch_size: int = 100,
-        max_retries: int = 3,
-        poll_interval: float = 0.2,
-        timeout_s: float = 60.0,
+        self, kinesis: Any, sqs: Any, stream: str, handler: Callable[[dict, Any], dict], dlq_url: str, **kw: Any
     ) -> None:
-        super().__init__(name=f"kinesis-poller-{stream}", daemon=True)
-        self.kinesis, self.sqs, self.stream = kinesis, sqs, stream
-        self.handler, self.dlq_url = handler, dlq_url
-        self.batch_size, self.max_retries = batch_size, max_retries
-        self.poll_interval, self.timeout_s = poll_interval, timeout_s
-        self.stop_event = threading.Event()
-        self.invocations = 0
-        self.records = 0
-        self.dead_lettered = 0
-        self.idle = threading.Event()
-        """Set whenever every shard was read to its end with nothing pending."""
+        super().__init__(f"kinesis-poller-{stream}", FUNCTION_NAME, sqs, handler, dlq_url, **kw)
+        self.kinesis, self.stream = kinesis, stream
 
-    def stop(self) -> None:
-        self.stop_event.set()
+    def stream_arn(self) -> str:
+        return self.kinesis.describe_stream_summary(StreamName=self.stream)["StreamDescriptionSummary"]["StreamARN"]
 
-    def run(self) -> None:
-        arn = self.kinesis.describe_stream_summary(StreamName=self.stream)["StreamDescriptionSummary"]["StreamARN"]
-        iterators: dict[str, str | None] = {}
-        last_refresh = 0.0
-        while not self.stop_event.is_set():
-            try:
-                if time.monotonic() - last_refresh > 5 or not iterators:
-                    for shard in self.kinesis.list_shards(StreamName=self.stream)["Shards"]:
-                        sid = shard["ShardId"]
-                        if sid not in iterators:
-                            iterators[sid] = self.kinesis.get_shard_iterator(
-                                StreamName=self.stream, ShardId=sid, ShardIteratorType="TRIM_HORIZON"
-                            )["ShardIterator"]
-                    last_refresh = time.monotonic()
-                busy = False
-                for sid, iterator in list(iterators.items()):
-                    if iterator is None:
-                        continue
-                    resp = self.kinesis.get_records(ShardIterator=iterator, Limit=self.batch_size)
-                    iterators[sid] = resp.get("NextShardIterator")
-                    records = [lambda_record(r, sid, arn) for r in resp.get("Records", [])]
-                    if records:
-                        busy = True
-                        self.records += len(records)
-                        self._deliver(records)
-                if busy:
-                    self.idle.clear()
-                else:
-                    self.idle.set()
-                    self.stop_event.wait(self.poll_interval)
-            except Exception:  # noqa: BLE001 - keep polling; the emulator may be restarting
-                log.exception("kinesis poller error; retrying")
-                self.idle.clear()
-                self.stop_event.wait(1.0)
+    def shard_iterators(self, arn: str, known: set[str]) -> dict[str, str]:
+        shards = self.kinesis.list_shards(StreamName=self.stream)["Shards"]
+        return {
+            s["ShardId"]: self.kinesis.get_shard_iterator(
+                StreamName=self.stream, ShardId=s["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            for s in shards
+            if s["ShardId"] not in known
+        }
 
-    def _invoke(self, records: list[dict]) -> list[str]:
-        """One invocation; returns the sequence numbers reported as failed."""
-        self.invocations += 1
-        context = LocalContext(function_name=FUNCTION_NAME, timeout_s=self.timeout_s)
-        try:
-            resp = self.handler({"Records": records}, context) or {}
-        except Exception as exc:  # noqa: BLE001 - a crashed invocation fails the whole batch
-            log.warning("process handler failed on a batch of %d: %s", len(records), exc)
-            return [r["kinesis"]["sequenceNumber"] for r in records]
-        return [f["itemIdentifier"] for f in resp.get("batchItemFailures", [])]
+    def read(self, iterator: str, shard: str, arn: str) -> tuple[list[dict], str | None]:
+        resp = self.kinesis.get_records(ShardIterator=iterator, Limit=self.batch_size)
+        return [lambda_record(r, shard, arn) for r in resp.get("Records", [])], resp.get("NextShardIterator")
 
-    def _deliver(self, records: list[dict]) -> None:
-        attempt = 0
-        while records and not self.stop_event.is_set():
-            failed = set(self._invoke(records))
-            if not failed:
-                return
-            first = next(i for i, r in enumerate(records) if r["kinesis"]["sequenceNumber"] in failed)
-            records = records[first:]
-            attempt += 1
-            if attempt > self.max_retries:
-                self._dead_letter(records)
-                return
-            time.sleep(min(2.0, 0.1 * 2**attempt))
+    @staticmethod
+    def sequence(record: dict) -> str:
+        return record["kinesis"]["sequenceNumber"]
 
-    def _dead_letter(self, records: list[dict]) -> None:
-        """What the on-failure destination receives: the shard and sequence range, not the data."""
-        self.dead_lettered += len(records)
-        shard = records[0]["eventID"].split(":", 1)[0]
-        self.sqs.send_message(
-            QueueUrl=self.dlq_url,
-            MessageBody=json.dumps(
-                {
-                    "requestContext": {"condition": "RetryAttemptsExhausted", "functionArn": FUNCTION_NAME},
-                    "KinesisBatchInfo": {
-                        "shardId": shard,
-                        "streamArn": records[0]["eventSourceARN"],
-                        "startSequenceNumber": records[0]["kinesis"]["sequenceNumber"],
-                        "endSequenceNumber": records[-1]["kinesis"]["sequenceNumber"],
-                        "batchSize": len(records),
-                    },
-                }
-            ),
-        )
-        log.error("%d Kinesis records sent to the failure queue after %d retries", len(records), self.max_retries)
+    def dead_letter_range(self, records: list[dict], failed: set[str]) -> list[dict]:
+        """A shard is ordered: the skipped range runs from the first failed record to the batch's end."""
+        return records
+
+    def batch_info(self, records: list[dict]) -> dict:
+        return {"shardId": records[0]["eventID"].split(":", 1)[0], **super().batch_info(records)}
 
 
 def client(endpoint: str | None) -> Any:
