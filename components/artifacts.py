@@ -116,7 +116,15 @@ def build(spec: ArtifactSpec, with_deps: bool | None = None, quiet: bool = True)
         shutil.copytree(ROOT / pkg, tmp / pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     _write_dist_info(tmp)
     tmp.rename(out)
+    _prune(spec.kind)
     return out
+
+
+def _prune(kind: str, keep: int = 3) -> None:
+    """Keep the newest few packages of a kind: every source change makes a new one (AI: ~200 MB)."""
+    old = sorted(BUILD_DIR.glob(f"{kind}-*"), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]
+    for path in old:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def unzipped_size(path: Path) -> int:

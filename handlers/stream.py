@@ -133,7 +133,8 @@ def save_states(ddb: Any, table: str, results: list[SeriesResult]) -> set[Series
     return {items[p["PutRequest"]["Item"]["seriesKey"]["S"]].series for p in pending}
 
 
-def findings_for(result: SeriesResult, threshold: float, detectors: dict[str, Detector]) -> list[Finding]:
+def findings_for(result: SeriesResult, threshold: float) -> list[Finding]:
+    """The points of one series whose combined score reaches the threshold."""
     out = []
     for r in result.results:
         if r.combined < threshold:
@@ -294,7 +295,7 @@ def process_batch(processor: Processor, records: list[dict], deadline: float) ->
             outcome.detector_failures[f.detector] = outcome.detector_failures.get(f.detector, 0) + 1
         for name, secs in result.seconds.items():
             outcome.detector_seconds[name] = outcome.detector_seconds.get(name, 0.0) + secs
-        findings.extend(findings_for(result, settings.anomaly_threshold, processor.detectors))
+        findings.extend(findings_for(result, settings.anomaly_threshold))
     enrichments = enrich(processor, findings, deadline)
     failed_series: set[SeriesKey] = set()
     to_alert: list[tuple[SeriesKey, dict]] = []
