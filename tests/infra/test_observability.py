@@ -196,23 +196,26 @@ def test_alarm_email_subscribes_and_is_a_budget_subscriber() -> None:
     assert all(n["subscriberEmailAddresses"] == ["ops@example.com"] for n in budget.inputs["notifications"])
 
 
+def bare_args(**extra: Any) -> ObservabilityArgs:
+    """The tier watching nothing of a stack: for what it does on its own (topic, SageMaker dashboard)."""
+    return ObservabilityArgs(
+        prefix="iops-dev",
+        functions={},
+        api_name="unused",
+        api_stage="v1",
+        tables={},
+        stream_functions={},
+        dlqs={},
+        ingest_function="unused",
+        ai_function="unused",
+        detectors=[],
+        **extra,
+    )
+
+
 def own_topic_program() -> None:
     """The tier alone, with no alerting topic to share."""
-    ObservabilityTier(
-        "observability",
-        ObservabilityArgs(
-            prefix="iops-dev",
-            functions={},
-            api_name="unused",
-            api_stage="v1",
-            tables={},
-            stream_functions={},
-            dlqs={},
-            ingest_function="unused",
-            ai_function="unused",
-            detectors=[],
-        ),
-    )
+    ObservabilityTier("observability", bare_args())
 
 
 def test_without_alerting_its_own_topic_is_encrypted_and_lets_cloudwatch_and_budgets_publish() -> None:
@@ -371,17 +374,7 @@ def sagemaker_program() -> None:
     )
     tier = ObservabilityTier(
         "observability",
-        ObservabilityArgs(
-            prefix="iops-dev",
-            functions={},
-            api_name="unused",
-            api_stage="v1",
-            tables={},
-            stream_functions={},
-            dlqs={},
-            ingest_function="unused",
-            ai_function="unused",
-            detectors=[],
+        bare_args(
             alarm_topic_arn="arn:aws:sns:us-east-1:123456789012:iops-dev-alerts",
             sagemaker_endpoint_name=ml.endpoint_name,
         ),
