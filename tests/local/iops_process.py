@@ -60,6 +60,7 @@ class IopsLocal:
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline() if self.proc.stdout else ""
             banner.append(line)
+            self.output.append(line)
             if self.api_key in line:
                 threading.Thread(target=self._drain, name="iops-local-output", daemon=True).start()
                 return self

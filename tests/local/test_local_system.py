@@ -3,62 +3,32 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from local.emulator import free_port
+from tests.local import iops_process
+from tests.local.iops_process import IopsLocal
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "test-key-123"
 
 
 def http(method: str, url: str, body: object | None = None, key: str | None = KEY) -> tuple[int, object]:
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    if key:
-        headers["x-api-key"] = key
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+    return iops_process.http(method, url, body, key=key)
 
 
 @pytest.fixture(scope="module")
 def local_url():
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "local", "--port", str(port), "--api-key", KEY],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    banner = []
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        banner.append(line)
-        if KEY in line:
-            break
-        if proc.poll() is not None:
-            pytest.fail("iops local exited: " + "".join(banner) + proc.stdout.read())
-    assert any(url in line for line in banner), banner
-    yield url
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=20) == 0
-    assert "stopping" in proc.stdout.read()
+    server = IopsLocal(api_key=KEY).start()
+    assert any(server.url in line for line in server.output), list(server.output)
+    yield server.url
+    assert server.stop() == 0
+    deadline = time.monotonic() + 5
+    while not any("stopping" in line for line in server.output) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any("stopping" in line for line in server.output), list(server.output)
 
 
 def test_hundred_metrics_round_trip(local_url) -> None:
