@@ -17,11 +17,11 @@ from detectors.contract import Point, SeriesKey, State
 from handlers import insights as insight_store
 from handlers.settings import Settings
 from handlers.stream import Processor, process_batch
-from local.emulator import free_port
-from tests.local.test_local_system import KEY, ROOT, http
+from tests.local.iops_process import ROOT, IopsLocal, http
 from tests.local.test_stream_processing import record
 
 START = time.time() - 10 * 3600
+KEY = "predictions-test-key"
 HOSTS = ("web-01", "web-02", "db-03", "web-04", "web-05")
 
 
@@ -176,25 +176,12 @@ def test_unrelated_anomalies_far_apart_are_no_pattern(ddb) -> None:
 
 def test_iops_demo_on_iops_local_yields_a_prediction_and_a_pattern() -> None:
     """The issue's acceptance: a slow leak -> prediction with a future ETA; a fleet spike -> one linked pattern."""
-    port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    local = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "local", "--port", str(port), "--api-key", KEY],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while KEY not in local.stdout.readline():
-            assert local.poll() is None and time.monotonic() < deadline, "iops local did not start"
+    with IopsLocal(api_key=KEY) as local:
+        url = local.url
         demo = subprocess.run(
             [sys.executable, "-m", "cli.main", "demo", "--api", url, "--api-key", KEY],
             cwd=ROOT,
-            env=env,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
             capture_output=True,
             text=True,
             timeout=120,
@@ -217,6 +204,4 @@ def test_iops_demo_on_iops_local_yields_a_prediction_and_a_pattern() -> None:
         for alert_id in pattern["related"]:
             status, member = http("GET", f"{url}/insights/{alert_id}")
             assert status == 200 and member["type"] == "anomaly" and pattern["alert_id"] in member["related"]
-    finally:
-        local.terminate()
-        assert local.wait(timeout=20) == 0
+        assert local.stop() == 0
