@@ -17,6 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     owners = plugins.detector_owners()
     enricher_owners = plugins.enricher_owners()
+    rule_owners = plugins.grouping_rule_owners()
     enabled = set(plugins.enabled_detector_names())
     rows = []
     for info in plugins.plugin_infos():
@@ -29,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
                     {"name": d, "enabled": d in enabled} for d, owner in sorted(owners.items()) if owner == info.name
                 ],
                 "enrichers": sorted(e for e, owner in enricher_owners.items() if owner == info.name),
+                "grouping_rules": sorted(r for r, owner in rule_owners.items() if owner == info.name),
             }
         )
     if args.json:
@@ -36,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         dets = ", ".join(f"{d['name']}{' (enabled)' if d['enabled'] else ''}" for d in row["detectors"]) or "-"
-        print(
-            f"{row['plugin']:<14} {row['source']:<28} detectors: {dets}; enrichers: {', '.join(row['enrichers']) or '-'}"
-        )
+        line = f"{row['plugin']:<14} {row['source']:<28} detectors: {dets}; enrichers: {', '.join(row['enrichers']) or '-'}"
+        if row["grouping_rules"]:
+            line += f"; grouping rules: {', '.join(row['grouping_rules'])}"
+        print(line)
     return 0

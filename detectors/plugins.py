@@ -134,6 +134,11 @@ def enricher_owners() -> dict[str, str]:
     return {name: plugin for name, (plugin, _) in _collect("register_enrichers").items()}
 
 
+def grouping_rule_owners() -> dict[str, str]:
+    """Grouping rule name -> the plugin that registered it."""
+    return {name: plugin for name, (plugin, _) in _collect("register_grouping_rules").items()}
+
+
 def all_grouping_rules() -> dict[str, GroupingRule]:
     """Every pattern grouping rule any loaded plugin registers, by name."""
     return {name: rule for name, (_, rule) in _collect("register_grouping_rules").items()}

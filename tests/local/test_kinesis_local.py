@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -59,6 +59,17 @@ def local(tmp_path_factory):
     assert proc.wait(timeout=30) == 0, log.read_text()
 
 
+def last_at(hm: str) -> datetime:
+    """The latest UTC minute at or before now whose clock reads ``hm`` (the demo prints HH:MM)."""
+    now = datetime.now(UTC)
+    at = now.replace(hour=int(hm[:2]), minute=int(hm[3:]), second=0, microsecond=0)
+    return at if at <= now else at - timedelta(days=1)
+
+
+def iso_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def wait_for(what: str, check, timeout: float = 180.0):
     """Poll ``check`` until it returns something truthy."""
     deadline = time.monotonic() + timeout
@@ -82,7 +93,7 @@ def test_degraded_stream_gets_metrics_and_an_insight(local) -> None:
     assert demo.returncode == 0, demo.stderr
     [(kind, degraded, window)] = re.findall(r"^\s+(\w+)\s+(ib_stream_\d)\s+(\S+) UTC$", demo.stdout, re.M)
     assert kind == "latency"
-    start_hm = window.split("-")[0]
+    start = last_at(window.split("-")[0])
 
     streams = ("ib_stream_1", "ib_stream_2", "ib_stream_3")
 
@@ -104,8 +115,10 @@ def test_degraded_stream_gets_metrics_and_an_insight(local) -> None:
     assert latency, f"no latency insight for {degraded}: {insights[degraded]}"
     assert all(i["entity_id"] == degraded for i in latency)
     assert max(i["risk_score"] for i in latency) >= 80
-    first_minute = min(datetime.fromisoformat(i["timestamp"].replace("Z", "+00:00")) for i in latency)
-    assert first_minute.strftime("%H:%M") >= start_hm  # flagged at (or after) the injected degradation, not before
+    # Detections start at the injected degradation, not before. (A pattern's timestamp is its first member's,
+    # which may be a noise-level anomaly up to a pattern window earlier, so only anomalies are judged here.)
+    early = [i for i in latency if i["type"] == "anomaly" and iso_time(i["timestamp"]) < start]
+    assert not early, (start, early)
     for stream in streams:
         if stream != degraded:
             assert not [
