@@ -43,8 +43,11 @@ test-fast: install
 model: install
 	$(BIN)/iops train generate --out build/ml-data && $(BIN)/iops train local --data build/ml-data --model-dir build/ml-model --ship
 
+# Measurements, not tests: detector throughput + evaluation wall time, one AI batch, InfiniBand aggregation.
 bench: install
-	$(BIN)/python benchmarks/bench_detectors.py
+	$(BIN)/python benchmarks/detector_throughput.py
+	$(BIN)/python benchmarks/ai_batch.py
+	$(BIN)/python benchmarks/ib_aggregation.py
 
 clean:
 	rm -rf .iops-build dashboard/dist .pytest_cache
