@@ -127,7 +127,8 @@ def validate_metric(raw: Any) -> Metric:
     errors: list[str] = []
     hostname = raw.get("hostname")
     if not isinstance(hostname, str) or not HOSTNAME_RE.match(hostname):
-        errors.append("hostname is required: 1-253 characters of letters, digits, '.', '_', ':' or '-'")
+        what = "is required" if hostname is None else f"{json.dumps(hostname)[:80]} is not valid"
+        errors.append(f"hostname {what}: 1-253 characters of letters, digits, '.', '_', ':' or '-'")
     timestamp_ms = 0
     try:
         timestamp_ms = parse_timestamp(raw.get("timestamp"))

@@ -36,8 +36,8 @@ def test_valid_metric_keeps_every_numeric_field() -> None:
 @pytest.mark.parametrize(
     ("raw", "needle"),
     [
-        ({"timestamp": NOW, "cpuUsage": 1}, "hostname"),
-        ({"hostname": "bad host!", "timestamp": NOW, "cpuUsage": 1}, "hostname"),
+        ({"timestamp": NOW, "cpuUsage": 1}, "hostname is required"),
+        ({"hostname": "bad host!", "timestamp": NOW, "cpuUsage": 1}, "hostname \"bad host!\" is not valid"),
         ({"hostname": "h", "cpuUsage": 1}, "timestamp"),
         ({"hostname": "h", "timestamp": NOW}, "at least one numeric metric"),
         ({"hostname": "h", "timestamp": NOW, "cpuUsage": 101}, "percentage"),
