@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python benchmarks/detector_throughput.py
 	$(BIN)/python benchmarks/ai_batch.py
 	$(BIN)/python benchmarks/ib_aggregation.py
+	$(BIN)/python benchmarks/threshold_transfer.py
 
 clean:
 	rm -rf .iops-build dashboard/dist .pytest_cache
