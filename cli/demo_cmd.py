@@ -11,6 +11,7 @@ import time
 from tqdm import tqdm
 
 from handlers.definitions import IB_EVENTS
+from local import runfile
 from local.emulator import LOCAL_PREFIX
 from local.traffic import Fleet, post
 
@@ -35,7 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--events-per-minute", type=float, default=60, help="with --kinesis: events per stream per minute")
     p.add_argument(
-        "--api-key", default=os.environ.get("IOPS_API_KEY"), help="x-api-key for POST /metrics (env IOPS_API_KEY)"
+        "--api-key",
+        default=os.environ.get("IOPS_API_KEY"),
+        help="x-api-key for POST /metrics (env IOPS_API_KEY; default for a loopback URL: the key of that `iops local`)",
     )
     p.add_argument("--hosts", type=int, default=5, help="number of hosts (default 5)")
     p.add_argument("--streams", type=int, default=3, help="number of InfiniBand streams (default 3)")
@@ -98,8 +101,17 @@ def run(args: argparse.Namespace) -> int:
     if not args.api:
         print("iops demo: --api URL is required (or --kinesis)", file=sys.stderr)
         return 2
+    if not args.api_key:
+        args.api_key = runfile.local_api_key(args.api)
+        if args.api_key:
+            print(f"demo: using the API key of the iops local at {args.api}", file=sys.stderr)
     fleet = Fleet(hosts=args.hosts, streams=args.streams, seed=args.seed)
-    sent = backfill(args.api, args.api_key, fleet, args.minutes)
+    try:
+        sent = backfill(args.api, args.api_key, fleet, args.minutes)
+    except (RuntimeError, OSError) as exc:
+        hint = "" if args.api_key else " (no API key: pass --api-key or set IOPS_API_KEY)"
+        print(f"iops demo: {exc}{hint}", file=sys.stderr)
+        return 1
     print(f"sent {sent} points for {len(fleet.entities)} entities; injected:")
     for inj in fleet.injected:
         print(f"  {inj.kind:<12} {inj.entity:<14} {inj.metric}")

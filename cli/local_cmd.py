@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 
+from local import runfile
 from local.system import LocalSystem
 
 
@@ -39,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"iops local: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
+    runfile.write(args.port, system.url, system.api_key)
     print(f"IOps Dashboard (local) at {system.url}", flush=True)
     print(f"  dashboard  {system.url}/", flush=True)
     print(f"  API        {system.url}  (POST /metrics needs x-api-key: {system.api_key})", flush=True)
@@ -65,5 +67,6 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
     print("stopping...", flush=True)
+    runfile.remove(args.port)
     system.stop()
     return 0

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -83,3 +86,30 @@ def test_spike_becomes_an_insight_within_ten_seconds(local_url) -> None:
     status, one = http("GET", f"{local_url}/insights/{found['alert_id']}")
     assert status == 200 and one == found
     assert found["explanation"] and found["recommendations"]
+
+
+def demo(url: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`iops demo --api URL` as a user types it: no key on the command line or in the environment."""
+    clean = {k: v for k, v in os.environ.items() if k != "IOPS_API_KEY"}
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", "demo", "--api", url, "--minutes", "3", "--hosts", "2"],
+        cwd=iops_process.ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_demo_finds_the_key_of_the_local_system_by_itself(local_url) -> None:
+    run = demo(local_url)
+    assert run.returncode == 0, run.stderr
+    assert "using the API key of the iops local" in run.stderr
+    status, page = http("GET", f"{local_url}/metrics?hostname=web-01")
+    assert status == 200 and page["metrics"]
+
+
+def test_demo_without_a_key_says_so_instead_of_a_traceback(local_url, tmp_path) -> None:
+    run = demo(local_url, IOPS_RUN_DIR=str(tmp_path))  # a run directory without this server's file
+    assert run.returncode == 1
+    assert "answered 403" in run.stderr and "--api-key" in run.stderr and "Traceback" not in run.stderr
