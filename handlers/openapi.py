@@ -82,6 +82,9 @@ INSIGHT = {
         "recommendations",
         "model_used",
         "affected_hosts",
+        "metric",
+        "observed",
+        "expected",
     ],
     "properties": {
         "alert_id": {"type": "string"},
