@@ -11,6 +11,7 @@ import pytest
 
 from cli import cost
 from cli.main import main
+from detectors import bedrock
 
 A = replace(cost.DEFAULT_ASSUMPTIONS, state_bytes=7000)  # 7 WRU per state write, 1 RRU per read
 QUIET = cost.Fleet(hosts=100, viewers=0, insights_per_host_day=0)
@@ -100,9 +101,10 @@ def test_sagemaker_endpoint_hours_and_saturation() -> None:
     assert "SATURATED" in big.notes and big.usd == pytest.approx(3 * 730 * 0.056 + 0.5 * 0.23)
 
 
-def test_bedrock_calls_priced_per_token() -> None:
+def test_bedrock_calls_priced_per_token_for_the_model_the_stack_calls() -> None:
+    assert cost.prices()["bedrock"]["model"] == bedrock.DEFAULT_MODEL_ID
     e = cost.estimate(replace(QUIET, bedrock_calls=10_000), cost.StackShape(), A)
-    assert e.line("Bedrock").usd == pytest.approx(10_000 * (800 * 0.25 + 300 * 1.25) / 1e6)
+    assert e.line("Bedrock").usd == pytest.approx(10_000 * (800 * 0.80 + 300 * 4.00) / 1e6)
 
 
 def test_custom_metrics_count_follows_the_emf_spec() -> None:
