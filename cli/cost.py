@@ -23,6 +23,8 @@ from typing import Any
 import yaml
 
 from handlers.definitions import INSIGHTS, ROUTES
+from handlers.ib_events import IbEvent, Window
+from handlers.ib_simulator import simulator_interval_s
 from handlers.telemetry import METRICS as EMF_METRICS
 from handlers.telemetry import SEVERITIES
 
@@ -38,6 +40,18 @@ BUSINESS_HOURS = 12 * 5 * 52 / 12
 """Weekdays 08:00-20:00, per month (the SageMaker business-hours schedule)."""
 API_DETAILED_METRICS_PER_METHOD = 5
 """Count, 4XXError, 5XXError, Latency, IntegrationLatency per method: billed as custom metrics."""
+ON_DEMAND_SHARDS = 4
+"""An on-demand Kinesis stream starts with 4 MB/s of write capacity, i.e. 4 shards the mapping polls."""
+
+
+def _ib_metrics_per_minute() -> int:
+    """Metrics in one aggregated InfiniBand minute item (handlers.ib_events.Window.values)."""
+    window = Window()
+    window.add(IbEvent("ib", 0, 1.0, 1.0))
+    return len(window.values())
+
+
+IB_METRICS = _ib_metrics_per_minute()
 
 
 @cache
@@ -61,6 +75,10 @@ class Fleet:
     """Web dashboards open at once, each polling every 5 s."""
     viewer_hours: float = HOURS
     """Hours per month each viewer's dashboard is open (730 = a wall screen that never closes)."""
+    ib_streams: int = 0
+    """InfiniBand streams sending events through Kinesis (counted only when the stack has the streaming tier)."""
+    ib_events_per_minute: float = 60.0
+    """Events per InfiniBand stream per minute."""
     sagemaker: bool = False
     bedrock_calls: int = 0
     """Enricher calls per month (capped by enrichMaxCalls per AI invocation in the stack)."""
@@ -107,6 +125,17 @@ class Assumptions:
     """One retraining per month on ml.m5.xlarge when SageMaker is on."""
     bedrock_input_tokens: int = 800
     bedrock_output_tokens: int = 300
+    ib_event_bytes: int = 166
+    """One simulator event as JSON (median, measured); Kinesis on-demand bills each record as 1 KB."""
+    ib_state_bytes: int = 600
+    """A stream's window-state item: at most 458 bytes of state JSON seen over 10 minutes at 60
+    events/min (handlers.ib_events.StreamState), plus key, version and ttl."""
+    process_ms: float = 40.0
+    """One process Lambda batch (benchmarks/ib_aggregation.py: 40.5 ms per 100 events on moto)."""
+    simulator_ms: float = 300.0
+    """One scheduled simulator run: generate a minute of events, PutRecords."""
+    ib_app_log_bytes: int = 300
+    """The process Lambda's INFO line per batch."""
 
 
 DEFAULT_ASSUMPTIONS = Assumptions()
@@ -132,11 +161,36 @@ class StackShape:
     sagemaker_target_per_instance_minute: int = 100
     api_detailed_metrics: bool = True
     """MethodSettings metrics_enabled on */* (components/api.py)."""
-    alarm_metrics: int = 44
-    """Metrics behind the observability tier's alarms (tests/infra/test_observability.py checks it)."""
+    streaming: bool = False
+    """The Kinesis tier (``streamingEnabled``)."""
+    kinesis_shards: int = 0
+    """0 = on-demand capacity (``kinesisShardCount``)."""
+    kinesis_batch_size: int = 100
+    kinesis_batching_window_s: float = 1.0
+    """The process mapping's batching window (components/streaming.py; not a config key)."""
+    process_memory_mb: int = 256
+    simulator: bool = False
+    simulator_streams: int = 8
+    simulator_events_per_minute: float = 60.0
+    simulator_interval_s: float = 60.0
+    base_alarm_metrics: int = 44
+    """Metrics behind the observability tier's alarms without the streaming tier."""
+    streaming_alarm_metrics: int = 10
+    """Added by the streaming tier (process function, mapping, failure queue)."""
+    simulator_alarm_metrics: int = 4
+    """Added by the simulator (its function and its schedule's DLQ)."""
     kms_keys: int = 1
     """The alerting tier's key and the alarm topic's."""
     budgets: int = 1
+
+    @property
+    def alarm_metrics(self) -> int:
+        """Metrics behind every alarm of the stack (tests/infra/test_observability.py checks it)."""
+        return (
+            self.base_alarm_metrics
+            + (self.streaming_alarm_metrics if self.streaming else 0)
+            + (self.simulator_alarm_metrics if self.streaming and self.simulator else 0)
+        )
 
     @property
     def api_methods(self) -> int:
@@ -157,8 +211,11 @@ class StackShape:
         return emf + (self.api_methods * API_DETAILED_METRICS_PER_METHOD if self.api_detailed_metrics else 0)
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> StackShape:
-        """From config values keyed as in Pulumi.yaml (camelCase, project namespace stripped)."""
+    def from_config(cls, config: dict[str, Any], stack: str = "dev") -> StackShape:
+        """From config values keyed as in Pulumi.yaml (camelCase, project namespace stripped).
+
+        ``simulatorEnabled`` unset means on for the dev stack only, as ``__main__.py`` reads it.
+        """
 
         def get(key: str, default: Any) -> Any:
             return config.get(key, default)
@@ -177,8 +234,20 @@ class StackShape:
             sagemaker_instance_type=str(get("sagemakerInstanceType", base.sagemaker_instance_type)),
             sagemaker_min_instances=int(get("sagemakerMinInstances", base.sagemaker_min_instances)),
             sagemaker_max_instances=int(get("sagemakerMaxInstances", base.sagemaker_max_instances)),
-            sagemaker_business_hours_only=str(get("sagemakerBusinessHoursOnly", False)).lower() in ("true", "1"),
+            sagemaker_business_hours_only=_true(get("sagemakerBusinessHoursOnly", False)),
+            streaming=_true(get("streamingEnabled", False)),
+            kinesis_shards=int(get("kinesisShardCount", base.kinesis_shards)),
+            kinesis_batch_size=int(get("kinesisBatchSize", base.kinesis_batch_size)),
+            process_memory_mb=int(get("processMemoryMb", base.process_memory_mb)),
+            simulator=stack == "dev" if get("simulatorEnabled", None) is None else _true(get("simulatorEnabled", False)),
+            simulator_streams=int(get("simulatorStreams", base.simulator_streams)),
+            simulator_events_per_minute=float(get("simulatorEventsPerMinute", base.simulator_events_per_minute)),
+            simulator_interval_s=simulator_interval_s(str(get("simulatorSchedule", "rate(1 minute)"))),
         )
+
+
+def _true(value: Any) -> bool:
+    return str(value).lower() in ("true", "1", "yes")
 
 
 def stack_config(stack: str, root: Path = ROOT) -> dict[str, Any]:
@@ -275,23 +344,28 @@ def estimate(fleet: Fleet, stack: StackShape = StackShape(), a: Assumptions = DE
         raise ValueError("Assumptions.state_bytes is None: measure it with measure_state_bytes first")
     p, ft = prices(), fleet.free_tier
     q: dict[str, float] = {}
-    samples = q["host_samples"] = fleet.hosts * MONTH_S / fleet.interval_s
-    series_points = q["series_points"] = samples * fleet.metrics_per_host
-    ingest_requests = q["ingest_requests"] = samples / fleet.samples_per_request
+    host_samples = q["host_samples"] = fleet.hosts * MONTH_S / fleet.interval_s
+    ib = _ib_flow(fleet, stack, a, p["kinesis"])
+    q.update({f"ib_{k}": v for k, v in ib.items() if not k.endswith("usd")})
+    # An InfiniBand stream's aggregated minute is a Metrics item like a host sample: the AI tier scores it.
+    samples = host_samples + ib["minute_items"]
+    series_points = q["series_points"] = host_samples * fleet.metrics_per_host + ib["minute_items"] * IB_METRICS
+    ingest_requests = q["ingest_requests"] = host_samples / fleet.samples_per_request
     polls = q["dashboard_polls"] = fleet.viewers * fleet.viewer_hours * 3600 / POLL_INTERVAL_S
-    insights = q["insights"] = fleet.hosts * fleet.insights_per_host_day * DAYS
+    insights = q["insights"] = (fleet.hosts + ib["streams"]) * fleet.insights_per_host_day * DAYS
     alerts = q["alerts"] = insights * fleet.alert_share
 
     # Stream: one shard per DynamoDB partition (1,000 WCU or 10 GB each); a Lambda invocation per
     # shard per batching window while records flow, or per full batch, whichever is more.
     metric_item = a.metric_item_overhead_bytes + a.bytes_per_metric * fleet.metrics_per_host
-    metrics_gb = samples * metric_item * stack.metrics_ttl_days / DAYS / 1e9
+    ib_item = a.metric_item_overhead_bytes + a.bytes_per_metric * IB_METRICS
+    metrics_gb = (host_samples * metric_item + ib["minute_items"] * ib_item) * stack.metrics_ttl_days / DAYS / 1e9
     shards = q["stream_shards"] = max(
         1, math.ceil(samples / MONTH_S * math.ceil(metric_item / 1024) / 1000), math.ceil(metrics_gb / 10)
     )
     window = max(stack.batching_window_s, 0.25)
     ai_invocations = q["ai_invocations"] = max(samples / stack.batch_size, min(samples, shards * MONTH_S / window))
-    records_per_batch = samples / ai_invocations
+    series_points_per_batch = series_points / ai_invocations
     # A series' state is read and written once per batch it appears in: once per point unless a
     # batch spans several of its intervals (the window is long and the batch size does not cut it).
     batch_span_s = min(window, stack.batch_size / (samples / MONTH_S / shards))
@@ -318,13 +392,10 @@ def estimate(fleet: Fleet, stack: StackShape = StackShape(), a: Assumptions = DE
     gb_s = q["lambda_gb_seconds"] = (
         ingest_requests * a.ingest_ms / 1000 * stack.ingest_memory_mb / 1024
         + polls * a.query_ms / 1000 * stack.query_memory_mb / 1024
-        + ai_invocations
-        * (a.ai_base_ms + a.ai_ms_per_series_point * records_per_batch * fleet.metrics_per_host)
-        / 1000
-        * stack.ai_memory_mb
-        / 1024
+        + ai_invocations * (a.ai_base_ms + a.ai_ms_per_series_point * series_points_per_batch) / 1000 * stack.ai_memory_mb / 1024
+        + ib["lambda_gb_s"]
     )
-    invocations = q["lambda_invocations"] = ingest_requests + polls + ai_invocations
+    invocations = q["lambda_invocations"] = ingest_requests + polls + ai_invocations + ib["lambda_invocations"]
     lam = p["lambda"]
     parts["Lambda"] = (
         _free(invocations, lam["free_tier_requests"], ft) / 1e6 * lam["requests_per_million"]
@@ -339,14 +410,16 @@ def estimate(fleet: Fleet, stack: StackShape = StackShape(), a: Assumptions = DE
     )
 
     gsis = len(INSIGHTS.indexes)
-    wru_metric = samples * math.ceil(metric_item / 1024)
+    # the process Lambda writes a stream's closed minutes in a transaction: 2 WRU per KB
+    wru_metric = host_samples * math.ceil(metric_item / 1024) + ib["minute_items"] * 2 * math.ceil(ib_item / 1024)
     wru_state = state_ops * math.ceil(a.state_bytes / 1024)
     wru_insight = insights * 2 * (1 + gsis) * math.ceil(a.insight_bytes / 1024)  # put, then mark alerted
     rru = (
         state_ops * math.ceil(a.state_bytes / 4096) * 0.5 + polls * math.ceil(POLL_LIMIT * a.insight_bytes / 4096) * 0.5
     )
+    rru += ib["state_rru"]
     q.update(wru_metrics=wru_metric, wru_state=wru_state, wru_insights=wru_insight, rru=rru)
-    state_gb = fleet.hosts * fleet.metrics_per_host * a.state_bytes / 1e9
+    state_gb = (fleet.hosts * fleet.metrics_per_host + ib["streams"] * IB_METRICS) * a.state_bytes / 1e9
     insights_gb = insights * stack.insights_ttl_days / DAYS * a.insight_bytes * (1 + gsis) / 1e9
     stored_gb = q["dynamodb_gb"] = metrics_gb + state_gb + insights_gb
     ddb = p["dynamodb"]
@@ -354,6 +427,8 @@ def estimate(fleet: Fleet, stack: StackShape = StackShape(), a: Assumptions = DE
     parts["DynamoDB detector-state writes"] = wru_state * wru_price
     parts["DynamoDB metric writes"] = wru_metric * wru_price
     parts["DynamoDB reads (state + polls)"] = rru * rru_price
+    if stack.streaming:
+        parts["DynamoDB InfiniBand window-state writes"] = ib["state_wru"] * wru_price
     parts["DynamoDB storage + PITR"] = (
         _free(stored_gb, ddb["free_tier_storage_gb"], ft) * ddb["storage_gb_month"] + stored_gb * ddb["pitr_gb_month"]
     )
@@ -362,8 +437,9 @@ def estimate(fleet: Fleet, stack: StackShape = StackShape(), a: Assumptions = DE
             "DynamoDB",
             wru_insight * wru_price + sum(v for k, v in parts.items() if k.startswith("DynamoDB")),
             f"WRU {wru_metric / 1e6:,.1f}M metrics + {wru_state / 1e6:,.1f}M detector state "
-            f"({math.ceil(a.state_bytes / 1024)} WRU/write) + {wru_insight / 1e6:,.2f}M insights; "
-            f"RRU {rru / 1e6:,.1f}M; {stored_gb:,.1f} GB (+PITR)",
+            f"({math.ceil(a.state_bytes / 1024)} WRU/write) + {wru_insight / 1e6:,.2f}M insights"
+            + (f" + {ib['state_wru'] / 1e6:,.1f}M InfiniBand window state" if stack.streaming else "")
+            + f"; RRU {rru / 1e6:,.1f}M; {stored_gb:,.1f} GB (+PITR)",
         )
     )
 
@@ -374,6 +450,7 @@ def estimate(fleet: Fleet, stack: StackShape = StackShape(), a: Assumptions = DE
         + ai_invocations
         * (a.lambda_platform_log_bytes + a.ai_app_log_bytes + a.emf_bytes_per_detector * len(stack.detectors))
         + insights * a.emf_bytes_per_detector
+        + ib["log_bytes"]
     )
     logs_gb = q["logs_gb"] = log_bytes / 1e9
     stored_logs_gb = logs_gb * a.log_storage_ratio * stack.log_retention_days / DAYS
@@ -398,7 +475,7 @@ def estimate(fleet: Fleet, stack: StackShape = StackShape(), a: Assumptions = DE
         )
     )
 
-    entry = ingest_requests + polls + ai_invocations
+    entry = ingest_requests + polls + ai_invocations + ib["lambda_invocations"]
     reservoir = a.xray_reservoir_per_s * MONTH_S
     traces = q["xray_traces"] = min(entry, reservoir) + a.xray_rate * max(0.0, entry - reservoir)
     xr = p["xray"]
@@ -411,6 +488,9 @@ def estimate(fleet: Fleet, stack: StackShape = StackShape(), a: Assumptions = DE
         )
     )
 
+    if stack.streaming:
+        parts["Kinesis"] = ib["kinesis_usd"]
+        lines.append(Line("Kinesis", ib["kinesis_usd"], ib_note(ib, stack)))
     lines.append(
         Line("EventBridge", alerts / 1e6 * p["eventbridge"]["custom_events_per_million"], f"{alerts:,.0f} alert events")
     )
@@ -491,6 +571,65 @@ def estimate(fleet: Fleet, stack: StackShape = StackShape(), a: Assumptions = DE
     return Estimate(fleet, lines, q, parts)
 
 
+def _ib_flow(fleet: Fleet, stack: StackShape, a: Assumptions, kinesis: dict[str, Any]) -> dict[str, float]:
+    """The streaming tier's traffic and its own costs: zero everywhere when the stack has no streaming tier.
+
+    The process Lambda's mapping polls every shard about once per ``kinesis_batching_window_s``
+    and is invoked whenever the shard has records, so at low rates the invocation count follows
+    the shards, not the events; every invocation then writes the window state of each stream
+    it saw (a transaction: 2 WRU per KB) after reading it.
+    """
+    flow = dict.fromkeys(
+        ("streams", "events", "minute_items", "lambda_invocations", "lambda_gb_s", "state_wru", "state_rru"), 0.0
+    )
+    flow.update(log_bytes=0.0, kinesis_usd=0.0, shards=0.0)
+    if not stack.streaming:
+        return flow
+    sim_streams = stack.simulator_streams if stack.simulator else 0
+    streams = fleet.ib_streams + sim_streams
+    events = (fleet.ib_streams * fleet.ib_events_per_minute + sim_streams * stack.simulator_events_per_minute) * MONTH_S / 60
+    shards = stack.kinesis_shards or ON_DEMAND_SHARDS
+    window = max(stack.kinesis_batching_window_s, 1.0)
+    invocations = max(events / stack.kinesis_batch_size, min(events, shards * MONTH_S / window)) if events else 0.0
+    streams_per_invocation = min(events / invocations, max(1.0, streams / shards)) if invocations else 0.0
+    state_writes = invocations * streams_per_invocation
+    sim_runs = MONTH_S / stack.simulator_interval_s if stack.simulator else 0.0
+    record_kb = math.ceil(a.ib_event_bytes / 1024)
+    if stack.kinesis_shards:
+        kinesis_usd = (
+            shards * HOURS * kinesis["provisioned_shard_hour"]
+            + events * math.ceil(a.ib_event_bytes / (25 * 1024)) / 1e6 * kinesis["provisioned_put_units_per_million"]
+        )
+    else:
+        gb = events * record_kb / (1024 * 1024)
+        kinesis_usd = (
+            HOURS * kinesis["on_demand_stream_hour"]
+            + gb * kinesis["on_demand_ingest_gb"]
+            + gb * kinesis["on_demand_retrieval_gb"]
+        )
+    flow.update(
+        streams=float(streams),
+        events=events,
+        shards=float(shards),
+        minute_items=streams * MONTH_S / 60,
+        lambda_invocations=invocations + sim_runs,
+        lambda_gb_s=(invocations * a.process_ms + sim_runs * a.simulator_ms) / 1000 * stack.process_memory_mb / 1024,
+        state_wru=state_writes * 2 * math.ceil(a.ib_state_bytes / 1024),
+        state_rru=state_writes * 0.5 * math.ceil(a.ib_state_bytes / 4096),
+        log_bytes=(invocations + sim_runs) * (a.lambda_platform_log_bytes + a.ib_app_log_bytes),
+        kinesis_usd=kinesis_usd,
+    )
+    return flow
+
+
+def ib_note(ib: dict[str, float], stack: StackShape) -> str:
+    mode = f"{stack.kinesis_shards} provisioned shards" if stack.kinesis_shards else "on demand (4 shards polled)"
+    return (
+        f"{ib['streams']:,.0f} InfiniBand streams, {ib['events'] / 1e6:,.1f}M events, {mode}; "
+        f"{ib['lambda_invocations'] / 1e6:,.2f}M process/simulator invocations"
+    )
+
+
 @dataclass
 class Lever:
     name: str
@@ -516,6 +655,13 @@ def levers(fleet: Fleet, stack: StackShape, a: Assumptions) -> list[Lever]:
             estimate(fleet, replace(stack, api_detailed_metrics=False), a),
         ),
     ]
+    if stack.streaming and not stack.kinesis_shards:
+        options.append(
+            (
+                "Kinesis: one provisioned shard instead of on demand (kinesisShardCount 1: up to 1,000 events/s)",
+                estimate(fleet, replace(stack, kinesis_shards=1), a),
+            )
+        )
     return [Lever(name, base, e.total) for name, e in options]
 
 

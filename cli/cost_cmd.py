@@ -41,6 +41,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="SageMaker endpoint on/off (default: stack config)",
     )
+    p.add_argument(
+        "--ib-streams",
+        type=int,
+        default=cost.Fleet.ib_streams,
+        help="InfiniBand streams sending through Kinesis, besides the simulator's (stacks with streamingEnabled)",
+    )
+    p.add_argument("--ib-events-per-minute", type=float, default=cost.Fleet.ib_events_per_minute)
     p.add_argument("--bedrock-calls", type=int, default=0, help="Bedrock enricher calls per month")
     p.add_argument("--free-tier", action="store_true", help="subtract AWS free-tier allowances")
     p.add_argument("--state-bytes", type=int, help="detector-state item size (default: measured)")
@@ -55,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(asdict(cost.DEFAULT_ASSUMPTIONS), indent=2))
         return 0
     config = cost.stack_config(args.stack)
-    stack = cost.StackShape.from_config(config)
+    stack = cost.StackShape.from_config(config, args.stack)
     sagemaker = bool(config.get("sagemakerEndpointEnabled", False)) if args.sagemaker is None else args.sagemaker
     state_bytes = args.state_bytes or cost.measure_state_bytes(stack.detectors, args.interval)
     assumptions = replace(cost.DEFAULT_ASSUMPTIONS, state_bytes=state_bytes)
@@ -73,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
             sagemaker=sagemaker,
             bedrock_calls=args.bedrock_calls,
             free_tier=args.free_tier,
+            ib_streams=args.ib_streams,
+            ib_events_per_minute=args.ib_events_per_minute,
         )
         for h in args.hosts
     ]
@@ -102,6 +111,12 @@ def run(args: argparse.Namespace) -> int:
         f"{f0.viewer_hours:g} h polling every 5 s, SageMaker {'on' if sagemaker else 'off'}, {f0.bedrock_calls:,} Bedrock calls, "
         f"free tier {'applied' if f0.free_tier else 'not applied'}"
     )
+    if stack.streaming:
+        sim = f" + the simulator's {stack.simulator_streams}" if stack.simulator else ""
+        print(
+            f"Streaming tier: {f0.ib_streams} InfiniBand streams x {f0.ib_events_per_minute:g} events/min{sim}, "
+            f"Kinesis {f'{stack.kinesis_shards} shards' if stack.kinesis_shards else 'on demand'}"
+        )
     print(f"Detector state per series: {state_bytes:,} bytes (measured, detectors: {', '.join(stack.detectors)})\n")
     print(cost.render(estimates))
     print()
@@ -131,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
             f"  (detector state measured at {state_bytes:,} bytes per series as stored; a 300 s window needs iteratorAgeThresholdMs above 300,000)"
         )
     print(
-        "\nNot modelled: the correlation table's writes (a few per anomaly), the streaming (Kinesis) tier, the dashboard "
+        "\nNot modelled: the correlation table's writes (a few per anomaly), Kinesis retention beyond 24 h, the dashboard "
         "site's CloudFront traffic (within the always-free 1 TB), data transfer out, tax. `--assumptions` lists the rest."
     )
     return 0

@@ -18,6 +18,7 @@ from components.code import LambdaCode
 from components.function import FunctionArgs, LambdaFunction
 from components.tables import dynamodb_table
 from handlers.definitions import IB_EVENTS, IB_WINDOWS, METRICS
+from handlers.ib_simulator import simulator_interval_s
 
 
 @dataclass
@@ -226,15 +227,3 @@ class StreamingTier(pulumi.ComponentResource):
             source_arn=rule.arn,
             opts=child,
         )
-
-
-def simulator_interval_s(schedule: str) -> int:
-    """Seconds between runs of a ``rate(N unit)`` schedule (the window each run fills)."""
-    body = schedule.strip()
-    if not (body.startswith("rate(") and body.endswith(")")):
-        raise ValueError("simulatorSchedule must be rate(N minute|minutes|hour|hours)")
-    amount, unit = body[5:-1].split()
-    seconds = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600}.get(unit)
-    if seconds is None or int(amount) < 1:
-        raise ValueError(f"unsupported simulatorSchedule {schedule!r}")
-    return int(amount) * seconds

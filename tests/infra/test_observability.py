@@ -412,12 +412,14 @@ def test_cloudwatch_dashboard_url_is_exported(graph: Graph) -> None:
 
 
 def test_cost_model_counts_the_alarm_metrics_the_stack_has(graph: Graph) -> None:
-    """`iops cost` prices alarms per metric; its count must follow the stack."""
-    if graph.namespace["streaming"] is not None:
-        pytest.skip("the cost model does not price the streaming tier")
+    """`iops cost` prices alarms per metric; its count must follow the stack, streaming tier included."""
+    streaming = graph.namespace["streaming"]
+    shape = cost.StackShape(
+        streaming=streaming is not None, simulator=streaming is not None and streaming.simulator_fn is not None
+    )
     total = 0
     for alarm in graph.of_type(ALARM):
         queries = alarm.inputs.get("metricQueries")
         total += sum(1 for q in queries if "metric" in q) if queries else 1
-    assert cost.StackShape().alarm_metrics == total
+    assert shape.alarm_metrics == total
     assert cost.StackShape().kms_keys == len(graph.of_type("aws:kms/key:Key"))

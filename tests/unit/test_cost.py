@@ -32,7 +32,7 @@ def test_prices_have_a_date_a_region_and_positive_numbers() -> None:
         elif isinstance(value, int | float) and not isinstance(value, bool):
             yield value
 
-    for service in ("apigateway", "lambda", "dynamodb", "cloudwatch", "xray", "sns", "sagemaker", "bedrock"):
+    for service in ("apigateway", "lambda", "dynamodb", "cloudwatch", "xray", "sns", "kinesis", "sagemaker", "bedrock"):
         assert p[service]["source"].startswith("https://aws.amazon.com/")
         assert all(n >= 0 for n in numbers(p[service]))
 
@@ -158,3 +158,46 @@ def test_cli_table_has_a_column_per_fleet_a_total_and_what_dominates(capsys) -> 
     for line in out.splitlines():
         if line.startswith(("API Gateway", "DynamoDB", "CloudWatch")):
             assert all(math.isfinite(float(c.strip("$").replace(",", ""))) for c in line.split()[-3:])
+
+
+STREAMING = replace(cost.StackShape(), streaming=True)
+
+
+def test_without_the_streaming_tier_infiniband_streams_cost_nothing() -> None:
+    base = cost.estimate(QUIET, cost.StackShape(), A)
+    with_streams = cost.estimate(replace(QUIET, ib_streams=50), cost.StackShape(), A)
+    assert with_streams.total == base.total and "Kinesis" not in {x.service for x in base.lines}
+
+
+def test_an_idle_on_demand_stream_still_bills_its_stream_hours() -> None:
+    e = cost.estimate(QUIET, STREAMING, A)
+    assert e.line("Kinesis").usd == pytest.approx(730 * 0.04)
+    assert e.quantities["ib_lambda_invocations"] == 0 and e.parts["DynamoDB InfiniBand window-state writes"] == 0
+
+
+def test_one_provisioned_shard_polled_every_second_writes_each_streams_state_per_invocation() -> None:
+    stack = replace(STREAMING, kinesis_shards=1, simulator=True, simulator_streams=8, simulator_events_per_minute=60)
+    e = cost.estimate(QUIET, stack, A)
+    events = 8 * 60 * cost.MONTH_S / 60
+    assert e.quantities["ib_events"] == pytest.approx(events)
+    assert e.line("Kinesis").usd == pytest.approx(730 * 0.015 + events / 1e6 * 0.014)
+    process = cost.MONTH_S  # 8 events/s on one shard: one invocation per second, not one per 100 events
+    assert e.quantities["ib_lambda_invocations"] == pytest.approx(process + cost.MONTH_S / 60)  # + the simulator
+    # every invocation saw all 8 streams; a transactional write of a < 1 KB state item is 2 WRU
+    assert e.quantities["ib_state_wru"] == pytest.approx(process * 8 * 2)
+
+
+def test_infiniband_minutes_are_scored_by_the_ai_tier_like_host_samples() -> None:
+    off = cost.estimate(QUIET, STREAMING, A).quantities
+    on = cost.estimate(replace(QUIET, ib_streams=10), STREAMING, A).quantities
+    assert on["series_points"] - off["series_points"] == pytest.approx(10 * cost.MONTH_S / 60 * cost.IB_METRICS)
+    assert on["state_writes"] > off["state_writes"] and on["ingest_requests"] == off["ingest_requests"]
+    assert cost.IB_METRICS == 7
+
+
+def test_simulator_default_follows_the_program_dev_only() -> None:
+    unset = {"streamingEnabled": True, "simulatorEnabled": None, "simulatorSchedule": "rate(5 minutes)"}
+    assert cost.StackShape.from_config(unset, "dev").simulator
+    assert not cost.StackShape.from_config(unset, "staging").simulator
+    assert cost.StackShape.from_config({**unset, "simulatorEnabled": True}, "staging").simulator
+    assert cost.StackShape.from_config(unset, "dev").simulator_interval_s == 300
