@@ -21,6 +21,8 @@ def run(args: argparse.Namespace) -> int:
     enabled = set(plugins.enabled_detector_names())
     rows = []
     for info in plugins.plugin_infos():
+        # a plugin that registers only when switched on names its switch (bedrock: BEDROCK_ENABLED)
+        switch = getattr(plugins.get_plugin_manager().get_plugin(info.name), "ENABLED_ENV", None)
         rows.append(
             {
                 "plugin": info.name,
@@ -31,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
                 ],
                 "enrichers": sorted(e for e, owner in enricher_owners.items() if owner == info.name),
                 "grouping_rules": sorted(r for r, owner in rule_owners.items() if owner == info.name),
+                "switch": switch,
             }
         )
     if args.json:
@@ -41,5 +44,7 @@ def run(args: argparse.Namespace) -> int:
         line = f"{row['plugin']:<14} {row['source']:<28} detectors: {dets}; enrichers: {', '.join(row['enrichers']) or '-'}"
         if row["grouping_rules"]:
             line += f"; grouping rules: {', '.join(row['grouping_rules'])}"
+        if row["switch"] and not (row["detectors"] or row["enrichers"] or row["grouping_rules"]):
+            line += f" (off: set {row['switch']}=true)"
         print(line)
     return 0

@@ -118,3 +118,18 @@ def test_installed_example_plugin_is_listed(tmp_path) -> None:
     assert rows["example"]["source"] == "iops-detector-example 0.1.0"
     assert rows["example"]["detectors"] == [{"name": "jump", "enabled": False}]
     assert rows["statistical"]["source"] == "built-in"
+
+
+def test_plugins_listing_names_grouping_rules_and_the_switch_of_a_plugin_that_is_off(monkeypatch, capsys) -> None:
+    from cli.main import main
+
+    monkeypatch.delenv("BEDROCK_ENABLED", raising=False)
+    assert main(["plugins"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "grouping rules: ib-fabric, same-host, same-metric" in lines["patterns"]
+    assert lines["bedrock"].endswith("(off: set BEDROCK_ENABLED=true)")
+    plugins.reset()
+    monkeypatch.setenv("BEDROCK_ENABLED", "true")
+    assert main(["plugins", "--json"]) == 0
+    rows = {r["plugin"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["bedrock"]["enrichers"] == ["bedrock"] and rows["bedrock"]["switch"] == "BEDROCK_ENABLED"
