@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import signal
 import sys
 import threading
@@ -49,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     if system.kinesis_stream:
         print(f"  kinesis    {system.kinesis_stream}  (feed it: iops demo --kinesis --endpoint {system.emu.endpoint})", flush=True)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C and kill both stop cleanly, also when a shell started this in the background with SIGINT ignored
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     if args.demo:
         from cli.demo_cmd import backfill, live
         from local.traffic import Fleet
@@ -64,8 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"demo traffic stopped: {exc}", file=sys.stderr)
 
         threading.Thread(target=demo, name="demo", daemon=True).start()
-    with contextlib.suppress(KeyboardInterrupt):
-        stop.wait()
+    stop.wait()
     print("stopping...", flush=True)
     runfile.remove(args.port)
     system.stop()
