@@ -22,9 +22,8 @@ from typing import Any
 
 import yaml
 
-from handlers.definitions import INSIGHTS, ROUTES
+from handlers.definitions import INSIGHTS, ROUTES, simulator_interval_s
 from handlers.ib_events import IbEvent, Window
-from handlers.ib_simulator import simulator_interval_s
 from handlers.telemetry import METRICS as EMF_METRICS
 from handlers.telemetry import SEVERITIES
 
@@ -346,20 +345,20 @@ def estimate(fleet: Fleet, stack: StackShape = StackShape(), a: Assumptions = DE
     q: dict[str, float] = {}
     host_samples = q["host_samples"] = fleet.hosts * MONTH_S / fleet.interval_s
     ib = _ib_flow(fleet, stack, a, p["kinesis"])
-    q.update({f"ib_{k}": v for k, v in ib.items() if not k.endswith("usd")})
+    q.update({f"ib_{k}": v for k, v in asdict(ib).items() if k != "kinesis_usd"})
     # An InfiniBand stream's aggregated minute is a Metrics item like a host sample: the AI tier scores it.
-    samples = host_samples + ib["minute_items"]
-    series_points = q["series_points"] = host_samples * fleet.metrics_per_host + ib["minute_items"] * IB_METRICS
+    samples = host_samples + ib.minute_items
+    series_points = q["series_points"] = host_samples * fleet.metrics_per_host + ib.minute_items * IB_METRICS
     ingest_requests = q["ingest_requests"] = host_samples / fleet.samples_per_request
     polls = q["dashboard_polls"] = fleet.viewers * fleet.viewer_hours * 3600 / POLL_INTERVAL_S
-    insights = q["insights"] = (fleet.hosts + ib["streams"]) * fleet.insights_per_host_day * DAYS
+    insights = q["insights"] = (fleet.hosts + ib.streams) * fleet.insights_per_host_day * DAYS
     alerts = q["alerts"] = insights * fleet.alert_share
 
     # Stream: one shard per DynamoDB partition (1,000 WCU or 10 GB each); a Lambda invocation per
     # shard per batching window while records flow, or per full batch, whichever is more.
     metric_item = a.metric_item_overhead_bytes + a.bytes_per_metric * fleet.metrics_per_host
     ib_item = a.metric_item_overhead_bytes + a.bytes_per_metric * IB_METRICS
-    metrics_gb = (host_samples * metric_item + ib["minute_items"] * ib_item) * stack.metrics_ttl_days / DAYS / 1e9
+    metrics_gb = (host_samples * metric_item + ib.minute_items * ib_item) * stack.metrics_ttl_days / DAYS / 1e9
     shards = q["stream_shards"] = max(
         1, math.ceil(samples / MONTH_S * math.ceil(metric_item / 1024) / 1000), math.ceil(metrics_gb / 10)
     )
@@ -393,9 +392,9 @@ def estimate(fleet: Fleet, stack: StackShape = StackShape(), a: Assumptions = DE
         ingest_requests * a.ingest_ms / 1000 * stack.ingest_memory_mb / 1024
         + polls * a.query_ms / 1000 * stack.query_memory_mb / 1024
         + ai_invocations * (a.ai_base_ms + a.ai_ms_per_series_point * series_points_per_batch) / 1000 * stack.ai_memory_mb / 1024
-        + ib["lambda_gb_s"]
+        + ib.lambda_gb_s
     )
-    invocations = q["lambda_invocations"] = ingest_requests + polls + ai_invocations + ib["lambda_invocations"]
+    invocations = q["lambda_invocations"] = ingest_requests + polls + ai_invocations + ib.lambda_invocations
     lam = p["lambda"]
     parts["Lambda"] = (
         _free(invocations, lam["free_tier_requests"], ft) / 1e6 * lam["requests_per_million"]
@@ -411,15 +410,15 @@ def estimate(fleet: Fleet, stack: StackShape = StackShape(), a: Assumptions = DE
 
     gsis = len(INSIGHTS.indexes)
     # the process Lambda writes a stream's closed minutes in a transaction: 2 WRU per KB
-    wru_metric = host_samples * math.ceil(metric_item / 1024) + ib["minute_items"] * 2 * math.ceil(ib_item / 1024)
+    wru_metric = host_samples * math.ceil(metric_item / 1024) + ib.minute_items * 2 * math.ceil(ib_item / 1024)
     wru_state = state_ops * math.ceil(a.state_bytes / 1024)
     wru_insight = insights * 2 * (1 + gsis) * math.ceil(a.insight_bytes / 1024)  # put, then mark alerted
     rru = (
         state_ops * math.ceil(a.state_bytes / 4096) * 0.5 + polls * math.ceil(POLL_LIMIT * a.insight_bytes / 4096) * 0.5
     )
-    rru += ib["state_rru"]
+    rru += ib.state_rru
     q.update(wru_metrics=wru_metric, wru_state=wru_state, wru_insights=wru_insight, rru=rru)
-    state_gb = (fleet.hosts * fleet.metrics_per_host + ib["streams"] * IB_METRICS) * a.state_bytes / 1e9
+    state_gb = (fleet.hosts * fleet.metrics_per_host + ib.streams * IB_METRICS) * a.state_bytes / 1e9
     insights_gb = insights * stack.insights_ttl_days / DAYS * a.insight_bytes * (1 + gsis) / 1e9
     stored_gb = q["dynamodb_gb"] = metrics_gb + state_gb + insights_gb
     ddb = p["dynamodb"]
@@ -428,7 +427,7 @@ def estimate(fleet: Fleet, stack: StackShape = StackShape(), a: Assumptions = DE
     parts["DynamoDB metric writes"] = wru_metric * wru_price
     parts["DynamoDB reads (state + polls)"] = rru * rru_price
     if stack.streaming:
-        parts["DynamoDB InfiniBand window-state writes"] = ib["state_wru"] * wru_price
+        parts["DynamoDB InfiniBand window-state writes"] = ib.state_wru * wru_price
     parts["DynamoDB storage + PITR"] = (
         _free(stored_gb, ddb["free_tier_storage_gb"], ft) * ddb["storage_gb_month"] + stored_gb * ddb["pitr_gb_month"]
     )
@@ -438,7 +437,7 @@ def estimate(fleet: Fleet, stack: StackShape = StackShape(), a: Assumptions = DE
             wru_insight * wru_price + sum(v for k, v in parts.items() if k.startswith("DynamoDB")),
             f"WRU {wru_metric / 1e6:,.1f}M metrics + {wru_state / 1e6:,.1f}M detector state "
             f"({math.ceil(a.state_bytes / 1024)} WRU/write) + {wru_insight / 1e6:,.2f}M insights"
-            + (f" + {ib['state_wru'] / 1e6:,.1f}M InfiniBand window state" if stack.streaming else "")
+            + (f" + {ib.state_wru / 1e6:,.1f}M InfiniBand window state" if stack.streaming else "")
             + f"; RRU {rru / 1e6:,.1f}M; {stored_gb:,.1f} GB (+PITR)",
         )
     )
@@ -450,7 +449,7 @@ def estimate(fleet: Fleet, stack: StackShape = StackShape(), a: Assumptions = DE
         + ai_invocations
         * (a.lambda_platform_log_bytes + a.ai_app_log_bytes + a.emf_bytes_per_detector * len(stack.detectors))
         + insights * a.emf_bytes_per_detector
-        + ib["log_bytes"]
+        + ib.log_bytes
     )
     logs_gb = q["logs_gb"] = log_bytes / 1e9
     stored_logs_gb = logs_gb * a.log_storage_ratio * stack.log_retention_days / DAYS
@@ -475,7 +474,7 @@ def estimate(fleet: Fleet, stack: StackShape = StackShape(), a: Assumptions = DE
         )
     )
 
-    entry = ingest_requests + polls + ai_invocations + ib["lambda_invocations"]
+    entry = ingest_requests + polls + ai_invocations + ib.lambda_invocations
     reservoir = a.xray_reservoir_per_s * MONTH_S
     traces = q["xray_traces"] = min(entry, reservoir) + a.xray_rate * max(0.0, entry - reservoir)
     xr = p["xray"]
@@ -489,8 +488,8 @@ def estimate(fleet: Fleet, stack: StackShape = StackShape(), a: Assumptions = DE
     )
 
     if stack.streaming:
-        parts["Kinesis"] = ib["kinesis_usd"]
-        lines.append(Line("Kinesis", ib["kinesis_usd"], ib_note(ib, stack)))
+        parts["Kinesis"] = ib.kinesis_usd
+        lines.append(Line("Kinesis", ib.kinesis_usd, ib_note(ib, stack)))
     lines.append(
         Line("EventBridge", alerts / 1e6 * p["eventbridge"]["custom_events_per_million"], f"{alerts:,.0f} alert events")
     )
@@ -571,20 +570,33 @@ def estimate(fleet: Fleet, stack: StackShape = StackShape(), a: Assumptions = DE
     return Estimate(fleet, lines, q, parts)
 
 
-def _ib_flow(fleet: Fleet, stack: StackShape, a: Assumptions, kinesis: dict[str, Any]) -> dict[str, float]:
-    """The streaming tier's traffic and its own costs: zero everywhere when the stack has no streaming tier.
+@dataclass(frozen=True)
+class IbFlow:
+    """The streaming tier's monthly traffic and its own Kinesis cost (all zero without the tier)."""
+
+    streams: float = 0.0
+    events: float = 0.0
+    shards: float = 0.0
+    minute_items: float = 0.0
+    """Aggregated (stream, minute) Metrics items: the AI tier scores them like host samples."""
+    lambda_invocations: float = 0.0
+    lambda_gb_s: float = 0.0
+    state_wru: float = 0.0
+    state_rru: float = 0.0
+    log_bytes: float = 0.0
+    kinesis_usd: float = 0.0
+
+
+def _ib_flow(fleet: Fleet, stack: StackShape, a: Assumptions, kinesis: dict[str, Any]) -> IbFlow:
+    """The streaming tier's traffic and its own costs.
 
     The process Lambda's mapping polls every shard about once per ``kinesis_batching_window_s``
     and is invoked whenever the shard has records, so at low rates the invocation count follows
     the shards, not the events; every invocation then writes the window state of each stream
     it saw (a transaction: 2 WRU per KB) after reading it.
     """
-    flow = dict.fromkeys(
-        ("streams", "events", "minute_items", "lambda_invocations", "lambda_gb_s", "state_wru", "state_rru"), 0.0
-    )
-    flow.update(log_bytes=0.0, kinesis_usd=0.0, shards=0.0)
     if not stack.streaming:
-        return flow
+        return IbFlow()
     sim_streams = stack.simulator_streams if stack.simulator else 0
     streams = fleet.ib_streams + sim_streams
     events = (fleet.ib_streams * fleet.ib_events_per_minute + sim_streams * stack.simulator_events_per_minute) * MONTH_S / 60
@@ -594,20 +606,19 @@ def _ib_flow(fleet: Fleet, stack: StackShape, a: Assumptions, kinesis: dict[str,
     streams_per_invocation = min(events / invocations, max(1.0, streams / shards)) if invocations else 0.0
     state_writes = invocations * streams_per_invocation
     sim_runs = MONTH_S / stack.simulator_interval_s if stack.simulator else 0.0
-    record_kb = math.ceil(a.ib_event_bytes / 1024)
     if stack.kinesis_shards:
         kinesis_usd = (
             shards * HOURS * kinesis["provisioned_shard_hour"]
             + events * math.ceil(a.ib_event_bytes / (25 * 1024)) / 1e6 * kinesis["provisioned_put_units_per_million"]
         )
     else:
-        gb = events * record_kb / (1024 * 1024)
+        gb = events * math.ceil(a.ib_event_bytes / 1024) / (1024 * 1024)
         kinesis_usd = (
             HOURS * kinesis["on_demand_stream_hour"]
             + gb * kinesis["on_demand_ingest_gb"]
             + gb * kinesis["on_demand_retrieval_gb"]
         )
-    flow.update(
+    return IbFlow(
         streams=float(streams),
         events=events,
         shards=float(shards),
@@ -619,14 +630,13 @@ def _ib_flow(fleet: Fleet, stack: StackShape, a: Assumptions, kinesis: dict[str,
         log_bytes=(invocations + sim_runs) * (a.lambda_platform_log_bytes + a.ib_app_log_bytes),
         kinesis_usd=kinesis_usd,
     )
-    return flow
 
 
-def ib_note(ib: dict[str, float], stack: StackShape) -> str:
-    mode = f"{stack.kinesis_shards} provisioned shards" if stack.kinesis_shards else "on demand (4 shards polled)"
+def ib_note(ib: IbFlow, stack: StackShape) -> str:
+    mode = f"{stack.kinesis_shards} provisioned shards" if stack.kinesis_shards else f"on demand ({ib.shards:.0f} shards polled)"
     return (
-        f"{ib['streams']:,.0f} InfiniBand streams, {ib['events'] / 1e6:,.1f}M events, {mode}; "
-        f"{ib['lambda_invocations'] / 1e6:,.2f}M process/simulator invocations"
+        f"{ib.streams:,.0f} InfiniBand streams, {ib.events / 1e6:,.1f}M events, {mode}; "
+        f"{ib.lambda_invocations / 1e6:,.2f}M process/simulator invocations"
     )
 
 

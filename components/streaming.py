@@ -17,8 +17,7 @@ import pulumi_aws as aws
 from components.code import LambdaCode
 from components.function import FunctionArgs, LambdaFunction
 from components.tables import dynamodb_table
-from handlers.definitions import IB_EVENTS, IB_WINDOWS, METRICS
-from handlers.ib_simulator import simulator_interval_s
+from handlers.definitions import IB_EVENTS, IB_WINDOWS, METRICS, simulator_interval_s
 
 
 @dataclass

@@ -207,6 +207,19 @@ class Stream:
 IB_EVENTS = Stream(logical="ib-events", env_var="IB_EVENTS_STREAM", partition_key_field="stream")
 """InfiniBand stream events; partition key = the event's ``stream`` so one stream's events stay in order."""
 
+
+def simulator_interval_s(schedule: str) -> int:
+    """Seconds between runs of the simulator's ``rate(N unit)`` schedule (the window each run fills)."""
+    body = schedule.strip()
+    if not (body.startswith("rate(") and body.endswith(")")):
+        raise ValueError("simulatorSchedule must be rate(N minute|minutes|hour|hours)")
+    amount, unit = body[5:-1].split()
+    seconds = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600}.get(unit)
+    if seconds is None or int(amount) < 1:
+        raise ValueError(f"unsupported simulatorSchedule {schedule!r}")
+    return int(amount) * seconds
+
+
 IB_WINDOWS = Table(
     logical="ib-windows",
     hash_key="stream",

@@ -164,18 +164,6 @@ def put_events(kinesis: Any, stream_name: str, events: list[dict], retries: int 
     return sent
 
 
-def simulator_interval_s(schedule: str) -> int:
-    """Seconds between runs of a ``rate(N unit)`` schedule (the window each run fills)."""
-    body = schedule.strip()
-    if not (body.startswith("rate(") and body.endswith(")")):
-        raise ValueError("simulatorSchedule must be rate(N minute|minutes|hour|hours)")
-    amount, unit = body[5:-1].split()
-    seconds = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600}.get(unit)
-    if seconds is None or int(amount) < 1:
-        raise ValueError(f"unsupported simulatorSchedule {schedule!r}")
-    return int(amount) * seconds
-
-
 def window_end(event: dict) -> float:
     """The scheduled time of an EventBridge scheduled event (now, when invoked by hand)."""
     raw = event.get("time")
