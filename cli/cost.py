@@ -172,7 +172,7 @@ class StackShape:
     simulator_streams: int = 8
     simulator_events_per_minute: float = 60.0
     simulator_interval_s: float = 60.0
-    base_alarm_metrics: int = 44
+    base_alarm_metrics: int = 42
     """Metrics behind the observability tier's alarms without the streaming tier."""
     streaming_alarm_metrics: int = 10
     """Added by the streaming tier (process function, mapping, failure queue)."""

@@ -15,6 +15,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("local", help="run the whole system locally (embedded AWS emulator)")
     p.add_argument("--port", type=int, default=8000, help="API and dashboard port (default 8000)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="URL browsers reach this system at, for config.json and alert links (default http://HOST:PORT)",
+    )
     p.add_argument("--api-key", help="API key POST /metrics requires (default: generated)")
     p.add_argument("--demo", action="store_true", help="also send demo traffic with injected anomalies")
     p.add_argument("--demo-minutes", type=int, default=120, help="history the demo backfills (default 120)")
@@ -30,7 +35,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     extra = {"IOPS_DETECTORS": args.detectors} if args.detectors else {}
-    system = LocalSystem(port=args.port, host=args.host, extra_env=extra, alerts_webhook=args.alerts_webhook)
+    system = LocalSystem(
+        port=args.port,
+        host=args.host,
+        public_url=args.public_url,
+        extra_env=extra,
+        alerts_webhook=args.alerts_webhook,
+    )
     system.kinesis = system.kinesis or args.kinesis
     if args.api_key:
         system.api_key = args.api_key
@@ -39,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"iops local: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    runfile.write(args.port, system.url, system.api_key)
+    runfile.write(args.port, system.url, system.api_key, system.emu.environment() | extra)
     print(f"IOps Dashboard (local) at {system.url}", flush=True)
     print(f"  dashboard  {system.url}/", flush=True)
     print(f"  API        {system.url}  (POST /metrics needs x-api-key: {system.api_key})", flush=True)

@@ -17,6 +17,7 @@ COMMANDS = (
     "cli.evaluate_cmd",
     "cli.train_cmd",
     "cli.cost_cmd",
+    "cli.replay_cmd",
 )
 
 

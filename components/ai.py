@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from components.api import RestApi
 from components.code import LambdaCode
 from components.function import FunctionArgs, LambdaFunction
 from components.tables import dynamodb_table, table_arns
 from handlers.definitions import CORRELATION, DETECTOR_STATE, INSIGHTS, INSIGHTS_FN
+from handlers.metrics import TOKEN_SECRET_ENV
 
 
 @dataclass
@@ -124,7 +126,10 @@ class AiTier(pulumi.ComponentResource):
             f"{name}-stream-mapping",
             event_source_arn=args.metrics_stream_arn,
             function_name=self.ai_fn.function.arn,
-            starting_position="LATEST",
+            # TRIM_HORIZON: when the mapping is created after the table (a new tier on an existing
+            # stack, or a re-created mapping) the stream's last 24 hours are scored instead of lost;
+            # the runtime skips points it already scored. docs/hardening.md
+            starting_position="TRIM_HORIZON",
             batch_size=args.batch_size,
             maximum_batching_window_in_seconds=args.batching_window_s,
             function_response_types=["ReportBatchItemFailures"],
@@ -145,6 +150,9 @@ class AiTier(pulumi.ComponentResource):
                 log_retention_days=args.log_retention_days,
                 environment={
                     INSIGHTS.env_var: self.insights_table.name,
+                    TOKEN_SECRET_ENV: random.RandomPassword(
+                        f"{name}-token-secret", length=48, special=False, opts=child
+                    ).result,
                     "ALLOWED_ORIGINS": pulumi.Output.all(*args.allowed_origins).apply(",".join),
                 },
                 statements=[

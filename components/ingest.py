@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_random as random
 
 from components.api import RestApi, RestApiArgs
 from components.code import LambdaCode
 from components.function import FunctionArgs, LambdaFunction
 from components.tables import dynamodb_table
 from handlers.definitions import INGEST_FN, METRICS, QUERY_FN
+from handlers.metrics import TOKEN_SECRET_ENV
 
 
 @dataclass
@@ -52,6 +54,8 @@ class IngestTier(pulumi.ComponentResource):
             "MAX_METRICS_PER_REQUEST": str(args.max_metrics_per_request),
             "ALLOWED_ORIGINS": pulumi.Output.all(*args.allowed_origins).apply(",".join),
         }
+        # signs GET /metrics pagination tokens, so a forged token is refused before it is parsed
+        token_secret = random.RandomPassword(f"{name}-token-secret", length=48, special=False, opts=child)
         self.ingest_fn = LambdaFunction(
             f"{name}-ingest",
             FunctionArgs(
@@ -66,7 +70,7 @@ class IngestTier(pulumi.ComponentResource):
                 environment=env,
                 statements=[
                     self.metrics_table.arn.apply(
-                        lambda arn: {"Effect": "Allow", "Action": ["dynamodb:BatchWriteItem", "dynamodb:PutItem"], "Resource": arn}
+                        lambda arn: {"Effect": "Allow", "Action": ["dynamodb:UpdateItem"], "Resource": arn}
                     )
                 ],
             ),
@@ -82,7 +86,7 @@ class IngestTier(pulumi.ComponentResource):
                 memory_mb=args.query_memory_mb,
                 timeout_s=args.query_timeout_s,
                 log_retention_days=args.log_retention_days,
-                environment=env,
+                environment={**env, TOKEN_SECRET_ENV: token_secret.result},
                 statements=[
                     self.metrics_table.arn.apply(
                         lambda arn: {"Effect": "Allow", "Action": ["dynamodb:Query", "dynamodb:Scan"], "Resource": arn}

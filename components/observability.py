@@ -19,7 +19,7 @@ import pulumi_aws as aws
 from handlers.telemetry import METRICS, NAMESPACE, SEVERITIES
 
 TABLE_OPERATIONS: dict[str, tuple[str, ...]] = {
-    "metrics": ("BatchWriteItem", "PutItem", "Query", "Scan"),
+    "metrics": ("Query", "Scan", "UpdateItem"),
     "insights": ("PutItem", "Query", "UpdateItem"),
     "detector-state": ("BatchGetItem", "BatchWriteItem"),
     "correlation": ("BatchWriteItem", "PutItem", "Query"),
@@ -443,17 +443,14 @@ def _system_body(
             {"stacked": True},
         ),
         (
-            "Detectors: time per batch (ms) and failures",
+            "Detectors: time per batch (ms), failures, series not scored by the deadline; late points",
             [[*custom["DetectorLatency"], "detector", d, {"stat": "Average", "label": f"{d} ms"}] for d in detectors]
             + [
-                [
-                    *custom["DetectorFailures"],
-                    "detector",
-                    d,
-                    {"stat": "Sum", "label": f"{d} failures", "yAxis": "right"},
-                ]
+                [*custom[name], "detector", d, {"stat": "Sum", "label": f"{d} {what}", "yAxis": "right"}]
+                for name, what in (("DetectorFailures", "failures"), ("DetectorTimeouts", "timeouts"))
                 for d in detectors
-            ],
+            ]
+            + [[*custom["LatePoints"], {"stat": "Sum", "label": "late points", "yAxis": "right"}]],
             {},
         ),
         (

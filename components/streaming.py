@@ -109,7 +109,7 @@ class StreamingTier(pulumi.ComponentResource):
                         ],
                     ),
                     # TransactWriteItems is authorised per item: PutItem on each table.
-                    _statement(args.metrics_table_arn, ["dynamodb:PutItem"]),
+                    _statement(args.metrics_table_arn, ["dynamodb:UpdateItem"]),
                     _statement(self.state_table.arn, ["dynamodb:BatchGetItem", "dynamodb:PutItem"]),
                     _statement(self.dlq.arn, ["sqs:SendMessage"]),
                 ],

@@ -15,7 +15,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from statistics import median
-from typing import Any
 
 from detectors.contract import Detector, Point, SeriesKey, State
 
@@ -24,7 +23,7 @@ log = logging.getLogger(__name__)
 RECENT_POINTS = 60
 """History kept per series for explanations, expected values and enrichers."""
 DETECTOR_TIMEOUT_S = 10.0
-"""A detector that takes longer than this on one series batch is abandoned."""
+"""`score_series`' budget for one series batch (the AI Lambda gives `score_batch` its own deadline)."""
 
 SEVERITY_FLOORS = ((90, "CRITICAL"), (80, "HIGH"), (60, "MEDIUM"), (0, "LOW"))
 
@@ -80,43 +79,161 @@ class SeriesResult:
     """Points at or before the last one already scored (a replayed batch)."""
 
 
-def new_points(state: SeriesState, points: Sequence[Point]) -> tuple[list[Point], int]:
-    """Sort, keep the last value per timestamp, and drop what was already scored."""
+def new_points(state: SeriesState, points: Sequence[Point]) -> tuple[list[Point], int, list[Point]]:
+    """Sort, keep the last value per timestamp, and split off what is not after the last scored point.
+
+    Returns (fresh, duplicates, late): a duplicate is a point the series already scored (a stream
+    re-delivery: same timestamp and value among the recent points); a late point is older than the
+    last scored one and not known (a slow agent, a re-send after a 503, a replay).
+    """
     by_ts: dict[float, Point] = {}
     for p in points:
         by_ts[p.timestamp] = p
-    fresh = [by_ts[t] for t in sorted(by_ts) if state.last_timestamp is None or t > state.last_timestamp]
-    return fresh, len(points) - len(fresh)
+    last = state.last_timestamp
+    fresh = [by_ts[t] for t in sorted(by_ts) if last is None or t > last]
+    seen = {(t, v) for t, v in state.recent}
+    older = [by_ts[t] for t in sorted(by_ts) if last is not None and t <= last]
+    late = [p for p in older if (p.timestamp, p.value) not in seen]
+    return fresh, len(points) - len(fresh) - len(late), late
 
 
-def _run_isolated(
-    detector: Detector, series: SeriesKey, state: State, points: list[Point], timeout: float
-) -> list[float]:
-    """Run one detector in its own thread so an exception or a hang stays its own."""
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["scores"] = detector.score(series, state, points)
-        except BaseException as exc:  # noqa: BLE001 - isolate every plugin failure
-            box["error"] = exc
-
-    worker = threading.Thread(target=target, name=f"detector-{detector.name}", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
-        raise TimeoutError(f"detector {detector.name} took longer than {timeout:.1f}s")
-    if "error" in box:
-        raise box["error"]
-    scores = [float(s) for s in box["scores"]]
-    if len(scores) != len(points):
-        raise ValueError(f"detector {detector.name} returned {len(scores)} scores for {len(points)} points")
+def _checked(name: str, raw: Sequence[float], expected: int) -> list[float]:
+    scores = [float(s) for s in raw]
+    if len(scores) != expected:
+        raise ValueError(f"detector {name} returned {len(scores)} scores for {expected} points")
     return [min(1.0, max(0.0, s)) if math.isfinite(s) else 0.0 for s in scores]
+
+
+@dataclass(slots=True)
+class _Job:
+    """One series' points for every detector; ``learn`` False scores on a copy of the state (replayed late points)."""
+
+    series: SeriesKey
+    state: SeriesState
+    points: list[Point]
+    learn: bool
+
+
+_busy: dict[str, threading.Thread] = {}
+"""Detector name -> its worker that was still running at an earlier batch's deadline. Such a
+detector is skipped (and counted) until that worker ends, so a hung plugin holds one thread, not one per batch."""
+_busy_lock = threading.Lock()
+
+
+def _run_detector(detector: Detector, jobs: list[_Job], out: dict[int, tuple]) -> None:
+    """Score every job with one detector, in order; each job's outcome lands in ``out`` when done."""
+    for i, job in enumerate(jobs):
+        before = job.state.detectors.get(detector.name)
+        started = time.perf_counter()
+        try:
+            det_state = json.loads(json.dumps(before)) if before is not None else detector.new_state(job.series)
+            scores = _checked(detector.name, detector.score(job.series, det_state, job.points), len(job.points))
+            out[i] = (scores, det_state, None, time.perf_counter() - started)
+        except BaseException as exc:  # noqa: BLE001 - isolate every plugin failure
+            out[i] = (None, None, exc, time.perf_counter() - started)
 
 
 def combine(scores: dict[str, float]) -> float:
     """One score from several detectors: the strongest evidence wins."""
     return max(scores.values()) if scores else 0.0
+
+
+@dataclass(slots=True)
+class BatchScores:
+    results: list[SeriesResult]
+    timed_out: dict[str, int]
+    """Detector -> series it did not score before the batch's deadline (or skipped, still hung)."""
+    late: int
+    """Points older than their series' last scored point (scored only when replaying)."""
+
+
+def score_batch(
+    detectors: dict[str, Detector],
+    work: dict[SeriesKey, tuple[SeriesState, Sequence[Point]]],
+    deadline: float,
+    replay: bool = False,
+) -> BatchScores:
+    """Score the new points of many series with every detector, one thread per detector, by ``deadline``.
+
+    A detector that has not finished when the deadline (``time.monotonic()``) passes keeps the
+    series it finished; the rest are scored without it and counted in ``timed_out``. With
+    ``replay``, late points are scored too, on a copy of the state that is then thrown away, so an
+    old point never teaches a state that has moved past it.
+    """
+    jobs: list[_Job] = []
+    split: dict[SeriesKey, tuple[int, int]] = {}
+    late_total = 0
+    for series, (state, points) in work.items():
+        fresh, duplicates, late = new_points(state, points)
+        late_total += len(late)
+        if fresh:
+            jobs.append(_Job(series, state, fresh, learn=True))
+        if replay and late:
+            jobs.append(_Job(series, SeriesState.from_json(state.to_json()), late, learn=False))
+        split[series] = (duplicates, 0 if replay else len(late))
+    outputs: dict[str, dict[int, tuple]] = {name: {} for name in detectors}
+    timed_out: dict[str, int] = {}
+    workers: dict[str, threading.Thread] = {}
+    for name, detector in detectors.items() if jobs else ():
+        with _busy_lock:
+            hung = _busy.get(name)
+            if hung is not None and hung.is_alive():
+                timed_out[name] = len(jobs)
+                continue
+            _busy.pop(name, None)
+        worker = threading.Thread(
+            target=_run_detector, args=(detector, jobs, outputs[name]), name=f"detector-{name}", daemon=True
+        )
+        worker.start()
+        workers[name] = worker
+    for name, worker in workers.items():
+        worker.join(max(0.0, deadline - time.monotonic()))
+        if worker.is_alive():
+            with _busy_lock:
+                _busy[name] = worker
+            log.error("detector %s did not finish before the batch deadline", name)
+    done = {name: dict(out) for name, out in outputs.items()}  # a late worker may still add entries: ignore them
+    for name in workers:
+        missing = len(jobs) - len(done[name])
+        if missing:
+            timed_out[name] = missing
+    per_series: dict[SeriesKey, SeriesResult] = {
+        s: SeriesResult(s, [], state, [], {}, split[s][0] + split[s][1]) for s, (state, _) in work.items()
+    }
+    for i, job in enumerate(jobs):
+        result = per_series[job.series]
+        per_detector: dict[str, list[float]] = {}
+        for name in workers:
+            got = done[name].get(i)
+            if got is None:
+                continue
+            scores, det_state, error, seconds = got
+            result.seconds[name] = result.seconds.get(name, 0.0) + seconds
+            if error is not None:
+                result.failures.append(DetectorFailure(name, f"{type(error).__name__}: {error}", seconds))
+                log.warning("detector %s failed on %s: %s", name, job.series, error)
+                continue
+            per_detector[name] = scores
+            job.state.detectors[name] = det_state
+        result.results.extend(_point_results(job, per_detector))
+    return BatchScores(list(per_series.values()), timed_out, late_total)
+
+
+def _point_results(job: _Job, per_detector: dict[str, list[float]]) -> list[PointResult]:
+    """Per point: the detectors' scores, their combination, the expected value and recent context."""
+    results: list[PointResult] = []
+    recent = [Point(t, v) for t, v in job.state.recent]
+    for i, p in enumerate(job.points):
+        expected = median(x.value for x in recent) if recent else None
+        recent.append(p)
+        if len(recent) > RECENT_POINTS:
+            del recent[0]
+        scores = {name: s[i] for name, s in per_detector.items()}
+        results.append(PointResult(p, scores, combine(scores), expected, list(recent)))
+    if job.learn:
+        job.state.last_timestamp = job.points[-1].timestamp
+        job.state.recent = [[p.timestamp, p.value] for p in recent]
+    return results
 
 
 def score_series(
@@ -126,37 +243,9 @@ def score_series(
     points: Sequence[Point],
     timeout: float | None = None,
 ) -> SeriesResult:
-    """Score the new points of one series with every detector; update ``state``."""
-    timeout = DETECTOR_TIMEOUT_S if timeout is None else timeout
-    fresh, skipped = new_points(state, points)
-    per_detector: dict[str, list[float]] = {}
-    failures: list[DetectorFailure] = []
-    seconds: dict[str, float] = {}
-    if fresh:
-        for name, detector in detectors.items():
-            before = state.detectors.get(name)
-            det_state = json.loads(json.dumps(before)) if before is not None else detector.new_state(series)
-            started = time.perf_counter()
-            try:
-                per_detector[name] = _run_isolated(detector, series, det_state, fresh, timeout)
-                state.detectors[name] = det_state
-            except Exception as exc:  # noqa: BLE001 - one plugin never stops the others
-                failures.append(DetectorFailure(name, f"{type(exc).__name__}: {exc}", time.perf_counter() - started))
-                log.warning("detector %s failed on %s: %s", name, series, exc)
-            seconds[name] = time.perf_counter() - started
-    results: list[PointResult] = []
-    recent = [Point(t, v) for t, v in state.recent]
-    for i, p in enumerate(fresh):
-        expected = median(x.value for x in recent) if recent else None
-        recent.append(p)
-        if len(recent) > RECENT_POINTS:
-            del recent[0]
-        scores = {name: s[i] for name, s in per_detector.items()}
-        results.append(PointResult(p, scores, combine(scores), expected, list(recent)))
-    if fresh:
-        state.last_timestamp = fresh[-1].timestamp
-        state.recent = [[p.timestamp, p.value] for p in recent]
-    return SeriesResult(series, results, state, failures, seconds, skipped)
+    """Score the new points of one series with every detector within ``timeout``; update ``state``."""
+    deadline = time.monotonic() + (DETECTOR_TIMEOUT_S if timeout is None else timeout)
+    return score_batch(detectors, {series: (state, points)}, deadline).results[0]
 
 
 def risk_and_severity(score: float) -> tuple[int, str]:

@@ -49,14 +49,19 @@ def reset() -> None:
 def handler(event: dict, context: LambdaContext) -> dict:
     started = time.monotonic()
     deadline = started + context.get_remaining_time_in_millis() / 1000
-    outcome: BatchOutcome = process_batch(get_processor(), event.get("Records", []), deadline)
-    telemetry.ai_batch(outcome.insights, outcome.detector_seconds, outcome.detector_failures)
+    replay = bool(event.get("replay"))  # `iops replay`: stored points re-sent, late ones scored without learning
+    outcome: BatchOutcome = process_batch(get_processor(), event.get("Records", []), deadline, replay=replay)
+    telemetry.ai_batch(
+        outcome.insights, outcome.detector_seconds, outcome.detector_failures, outcome.detector_timeouts, outcome.late
+    )
     logger.info(
         "batch",
         extra={
             "records": len(event.get("Records", [])),
             "points": outcome.points,
             "skipped": outcome.skipped,
+            "late": outcome.late,
+            "detector_timeouts": outcome.detector_timeouts,
             "insights": len(outcome.insights),
             "published": outcome.published,
             "failed_records": len(outcome.failed),
@@ -69,9 +74,18 @@ def handler(event: dict, context: LambdaContext) -> dict:
         if record.dynamodb and record.dynamodb.sequence_number in outcome.failed:
             raise RecordFailed(f"record {record.dynamodb.sequence_number} must be retried")
 
-    return process_partial_response(
-        event=event,
+    response = process_partial_response(
+        event={"Records": event.get("Records", [])},
         record_handler=record_handler,
-        processor=BatchProcessor(event_type=EventType.DynamoDBStreams),
+        processor=BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=not replay),
         context=context,
     )
+    if replay:
+        response["replay"] = {
+            "points": outcome.points,
+            "late": outcome.late,
+            "insights": len(outcome.insights),
+            "published": outcome.published,
+            "failed_records": len(outcome.failed),
+        }
+    return response

@@ -43,6 +43,14 @@ def build_resolver(settings: Settings) -> APIGatewayRestResolver:
     def _not_found(exc: NotFound) -> Response:
         return json_error(404, str(exc))
 
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        # The one place an unforeseen failure becomes a response: a JSON 500 carrying the request id
+        # the log line has, instead of Lambda's bare 502.
+        request_id = (app.current_event.request_context.request_id or "") if app.current_event else ""
+        logger.exception("unhandled error", extra={"request_id": request_id})
+        return json_error(500, "internal error; quote this request id when reporting it", {"requestId": request_id})
+
     @app.not_found
     def _no_route(_exc: Exception) -> Response:
         return json_error(404, f"no route for {app.current_event.http_method} {app.current_event.path}")

@@ -68,10 +68,11 @@ METRICS = Table(
     range_key="timestamp",
     attributes={"hostname": "S", "timestamp": "N"},
     ttl_attribute="ttl",
-    stream_view="NEW_IMAGE",
+    stream_view="NEW_AND_OLD_IMAGES",
     env_var="METRICS_TABLE",
 )
-"""One item per (host or stream, epoch milliseconds); metric values are numeric attributes."""
+"""One item per (host or `ib/<stream>`, epoch milliseconds); each metric is its own numeric attribute,
+merged by UpdateItem. The stream carries old and new images so the AI tier scores only what a write added."""
 
 SEVERITY_INDEX = "severity-timestamp-index"
 RECENT_INDEX = "recent-index"

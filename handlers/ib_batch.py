@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.ib_events import Fold, IbEvent, InvalidEvent, StreamState, fold, parse_event, to_metric
-from handlers.metrics import to_item
+from handlers.metrics import update_request
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,12 @@ def commit_items(
 ) -> list[dict]:
     """TransactWriteItems entries: the minute items, then the state put guarded by the version read."""
     items = [
-        {"Put": {"TableName": agg.metrics_table, "Item": to_item(to_metric(stream, m, w), now_s, agg.metrics_ttl_days)}}
+        {
+            "Update": {
+                "TableName": agg.metrics_table,
+                **update_request(to_metric(stream, m, w), now_s, agg.metrics_ttl_days),
+            }
+        }
         for m, w in minutes
     ]
     guard: dict[str, Any] = {

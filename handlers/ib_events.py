@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.metrics import HOSTNAME_RE, Metric, parse_timestamp
+from handlers.metrics import HOSTNAME_RE, STREAM_PREFIX, Metric, parse_timestamp
 
 MINUTE_MS = 60_000
 SKETCH_ALPHA = 0.01
@@ -94,7 +94,7 @@ def parse_event(data: bytes, arrival_ms: int, max_future_ms: int) -> IbEvent:
     if not isinstance(raw, dict):
         raise InvalidEvent("an event must be a JSON object")
     stream = raw.get("stream")
-    if not isinstance(stream, str) or not HOSTNAME_RE.match(stream):
+    if not isinstance(stream, str) or not HOSTNAME_RE.fullmatch(stream):
         raise InvalidEvent("stream is required: letters, digits, '.', '_', ':' or '-'")
     try:
         ts = parse_timestamp(raw.get("timestamp"))
@@ -268,5 +268,5 @@ def fold(state: StreamState, shard: str, sequence: str, event: IbEvent, lateness
 
 
 def to_metric(stream: str, minute_ms: int, window: Window) -> Metric:
-    """A closed minute as a metric point: hostname = the stream, timestamp = the minute's start."""
-    return Metric(stream, minute_ms, window.values())
+    """A closed minute as a metric point under ``ib/<stream>`` (a key no host can take), at the minute's start."""
+    return Metric(STREAM_PREFIX + stream, minute_ms, window.values())

@@ -10,7 +10,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from handlers.definitions import ENTITY_INDEX, RECENT_INDEX, SEVERITY_INDEX
-from handlers.metrics import HOSTNAME_RE, BadRequest, iso, run_query
+from handlers.metrics import ENTITY_RE, BadRequest, iso, run_query
 
 ENTITY_TYPE = "insight"
 INSIGHT_TYPES = ("anomaly", "prediction", "pattern")
@@ -115,7 +115,7 @@ def query_insights(
     values: dict[str, Any] = {":since": {"N": str(since_ms or 0)}}
     filters: list[str] = []
     host = host or None  # an empty ?host= means no host filter, like the other parameters
-    if host is not None and not HOSTNAME_RE.match(host):
+    if host is not None and not ENTITY_RE.fullmatch(host):
         raise BadRequest("host has characters a hostname cannot have")
     if host is not None:
         index, key = ENTITY_INDEX, ("entity_id", host)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
+import logging
 import math
+import os
 import random
 import re
+import secrets
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -18,8 +24,16 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from handlers.definitions import METRICS
 
-HOSTNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$")
-METRIC_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
+log = logging.getLogger(__name__)
+
+HOSTNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,252}")
+"""Matched with ``fullmatch`` everywhere: ``$`` would accept a trailing newline."""
+STREAM_PREFIX = "ib/"
+"""InfiniBand minute items live under ``ib/<stream>``: no hostname can contain '/', so no host's
+items can be overwritten by a stream's (or the reverse)."""
+ENTITY_RE = re.compile(rf"(?:{re.escape(STREAM_PREFIX)})?{HOSTNAME_RE.pattern}")
+"""A host or an InfiniBand stream (``ib/<stream>``), as stored and as insights name it."""
+METRIC_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}")
 RESERVED = {"hostname", "timestamp", "ttl", "receivedAt"}
 MAX_METRICS_PER_ITEM = 64
 MIN_EPOCH_S = 946_684_800  # 2000-01-01
@@ -30,6 +44,23 @@ MAX_ABS_VALUE = 1e15
 BATCH_LIMIT = 25  # DynamoDB BatchWriteItem rejects more (moto does not: enforce it here)
 MAX_BODY_BYTES = 1_048_576
 DYNAMODB_MIN_MAGNITUDE = 1e-130
+MAX_LISTED_ITEMS = 50
+"""Rejected items listed by index in a response; the rest are only counted (a 1 MB body of bad
+names must not answer with more than Lambda's 6 MB response limit)."""
+MAX_LISTED_ERRORS = 5
+"""Messages listed per rejected item; the rest are counted."""
+WRITE_THREADS = 8
+"""Concurrent UpdateItem calls per request (a merge needs one call per item)."""
+MAX_TOKEN_CHARS = 1024
+TOKEN_SECRET_ENV = "PAGINATION_TOKEN_SECRET"
+
+
+class InvalidMetric(ValueError):
+    """Everything wrong with one metric object."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
 
 
 class BadRequest(ValueError):
@@ -64,11 +95,19 @@ class IngestResult:
         return {
             "accepted": self.accepted,
             "rejected": len(self.rejected) + len(self.unstored),
-            "errors": [
-                {"index": e.index, "errors": e.errors}
-                for e in sorted(self.rejected + self.unstored, key=lambda e: e.index)
+            "errors": [_listed(e) for e in sorted(self.rejected + self.unstored, key=lambda e: e.index)][
+                :MAX_LISTED_ITEMS
             ],
+            "errorsNotListed": max(0, len(self.rejected) + len(self.unstored) - MAX_LISTED_ITEMS),
         }
+
+
+def _listed(error: ItemError) -> dict:
+    """One item's errors, at most MAX_LISTED_ERRORS of them, each at most 200 characters."""
+    shown = [m[:200] for m in error.errors[:MAX_LISTED_ERRORS]]
+    if len(error.errors) > MAX_LISTED_ERRORS:
+        shown.append(f"... and {len(error.errors) - MAX_LISTED_ERRORS} more")
+    return {"index": error.index, "errors": shown}
 
 
 def parse_timestamp(raw: Any) -> int:
@@ -126,7 +165,7 @@ def validate_metric(raw: Any) -> Metric:
         raise ValueError("each metric must be a JSON object")
     errors: list[str] = []
     hostname = raw.get("hostname")
-    if not isinstance(hostname, str) or not HOSTNAME_RE.match(hostname):
+    if not isinstance(hostname, str) or not HOSTNAME_RE.fullmatch(hostname):
         what = "is required" if hostname is None else f"{json.dumps(hostname)[:80]} is not valid"
         errors.append(f"hostname {what}: 1-253 characters of letters, digits, '.', '_', ':' or '-'")
     timestamp_ms = 0
@@ -139,8 +178,8 @@ def validate_metric(raw: Any) -> Metric:
     for name, value in raw.items():
         if name in ("hostname", "timestamp"):
             continue
-        if name in RESERVED or not METRIC_NAME_RE.match(str(name)):
-            field_errors.append(f"{name!r} is not an allowed metric name (letters, digits, '_' or '.', max 64)")
+        if name in RESERVED or not METRIC_NAME_RE.fullmatch(str(name)):
+            field_errors.append(f"{str(name)[:64]!r} is not an allowed metric name (letters, digits, '_' or '.', max 64)")
             continue
         problem = _check_value(name, value)
         if problem:
@@ -153,7 +192,7 @@ def validate_metric(raw: Any) -> Metric:
     if len(values) > MAX_METRICS_PER_ITEM:
         errors.append(f"at most {MAX_METRICS_PER_ITEM} metrics per item")
     if errors:
-        raise ValueError("; ".join(errors))
+        raise InvalidMetric(errors)
     return Metric(hostname, timestamp_ms, values)  # type: ignore[arg-type]
 
 
@@ -182,16 +221,33 @@ def parse_body(body: str | None, max_items: int) -> list[Any]:
     return data
 
 
-def to_item(metric: Metric, now_s: float, ttl_days: int) -> dict[str, dict[str, str]]:
-    """The DynamoDB item (low-level attribute values) for one metric."""
-    item = {
-        "hostname": {"S": metric.hostname},
-        "timestamp": {"N": str(metric.timestamp_ms)},
-        "ttl": {"N": str(int(now_s + ttl_days * 86_400))},
-        "receivedAt": {"N": str(int(now_s * 1000))},
+def update_request(metric: Metric, now_s: float, ttl_days: int) -> dict[str, Any]:
+    """UpdateItem arguments that SET each metric as its own attribute (plus ttl and receivedAt).
+
+    A PutRequest would replace the whole item, losing metrics of the same host and timestamp
+    sent in another request; SET merges them.
+    """
+    names = {"#ttl": "ttl", "#rcv": "receivedAt"}
+    values = {":ttl": {"N": str(int(now_s + ttl_days * 86_400))}, ":rcv": {"N": str(int(now_s * 1000))}}
+    sets = ["#ttl = :ttl", "#rcv = :rcv"]
+    for i, (name, value) in enumerate(metric.values.items()):
+        names[f"#m{i}"] = name
+        values[f":m{i}"] = {"N": number(value)}
+        sets.append(f"#m{i} = :m{i}")
+    return {
+        "Key": {"hostname": {"S": metric.hostname}, "timestamp": {"N": str(metric.timestamp_ms)}},
+        "UpdateExpression": "SET " + ", ".join(sets),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
     }
-    for name, value in metric.values.items():
-        item[name] = {"N": number(value)}
+
+
+def to_item(metric: Metric, now_s: float, ttl_days: int) -> dict[str, dict[str, str]]:
+    """The item one metric makes when stored alone, as a stream's NewImage shows it (from `update_request`)."""
+    request = update_request(metric, now_s, ttl_days)
+    item = dict(request["Key"])
+    for alias, name in request["ExpressionAttributeNames"].items():
+        item[name] = request["ExpressionAttributeValues"][":" + alias[1:]]
     return item
 
 
@@ -202,77 +258,89 @@ def number(value: float) -> str:
     return str(Decimal(repr(float(value)))) if not float(value).is_integer() else str(int(value))
 
 
+RETRYABLE = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+}
+"""DynamoDB error codes worth retrying with backoff; anything else is a bug to surface."""
+
+
+def backoff(attempt: int) -> float:
+    """Full-jitter exponential backoff, 25 ms doubling up to 1 s: the one retry policy."""
+    return min(1.0, 0.025 * 2**attempt) * random.random()
+
+
+def is_retryable(exc: Exception) -> bool:
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in RETRYABLE
+
+
 def write_items(
     ddb: Any,
     table: str,
-    items: list[dict],
+    requests: list[dict],
     deadline: float,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[int]:
-    """BatchWriteItem in chunks of 25, retrying unprocessed items with backoff until ``deadline``.
+    """UpdateItem each request (a few at a time), retrying throttles with backoff until ``deadline``.
 
-    Returns the indexes (into ``items``) that could not be stored before the deadline.
+    Returns the indexes (into ``requests``) that could not be stored before the deadline.
     """
-    pending = list(range(len(items)))
-    attempt = 0
-    while pending:
-        unprocessed: list[int] = []
-        for start in range(0, len(pending), BATCH_LIMIT):
-            chunk = pending[start : start + BATCH_LIMIT]
+
+    def write(index: int) -> bool:
+        attempt = 0
+        while True:
             try:
-                resp = ddb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": items[i]}} for i in chunk]})
-            except ddb.exceptions.ProvisionedThroughputExceededException:
-                unprocessed.extend(chunk)
-                continue
-            except ddb.exceptions.ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") not in {
-                    "ThrottlingException",
-                    "RequestLimitExceeded",
-                    "InternalServerError",
-                }:
+                ddb.update_item(TableName=table, **requests[index])
+                return True
+            except ClientError as exc:
+                if not is_retryable(exc):
                     raise
-                unprocessed.extend(chunk)
-                continue
-            left = resp.get("UnprocessedItems", {}).get(table, [])
-            if left:
-                keys = {_key(r["PutRequest"]["Item"]) for r in left}
-                unprocessed.extend(i for i in chunk if _key(items[i]) in keys)
-        pending = unprocessed
-        if not pending:
-            break
-        attempt += 1
-        delay = min(1.0, 0.05 * 2**attempt) * (0.5 + random.random() / 2)
-        if time.monotonic() + delay >= deadline:
-            break
-        sleep(delay)
-    return pending
+            delay = backoff(attempt)
+            attempt += 1
+            if time.monotonic() + delay >= deadline:
+                return False
+            sleep(delay)
 
-
-def _key(item: dict) -> tuple[str, str]:
-    return item["hostname"]["S"], item["timestamp"]["N"]
+    if len(requests) == 1:
+        return [] if write(0) else [0]
+    with ThreadPoolExecutor(max_workers=min(WRITE_THREADS, len(requests))) as pool:
+        stored = list(pool.map(write, range(len(requests))))
+    return [i for i, ok in enumerate(stored) if not ok]
 
 
 def ingest(ddb: Any, table: str, body: str | None, max_items: int, ttl_days: int, deadline: float) -> IngestResult:
-    """Validate every metric, store the valid ones, report each rejected one by index."""
+    """Validate every metric, store the valid ones, report each rejected one by index.
+
+    Metrics of the same host and timestamp, in this request or in others, are merged into one
+    item (each metric its own attribute); the same metric twice in one request: the last wins.
+    """
     raw_items = parse_body(body, max_items)
     result = IngestResult()
-    valid: dict[tuple[str, int], tuple[int, Metric]] = {}
+    merged: dict[tuple[str, int], tuple[list[int], Metric]] = {}
     for index, raw in enumerate(raw_items):
         try:
             metric = validate_metric(raw)
-        except ValueError as exc:
-            result.rejected.append(ItemError(index, str(exc).split("; ")))
+        except InvalidMetric as exc:
+            result.rejected.append(ItemError(index, exc.errors))
             continue
-        # The same (host, timestamp) twice in one request: the last one wins, as a later PUT would.
-        valid[(metric.hostname, metric.timestamp_ms)] = (index, metric)
-    if not valid:
+        key = (metric.hostname, metric.timestamp_ms)
+        if key in merged:
+            merged[key][0].append(index)
+            merged[key][1].values.update(metric.values)
+        else:
+            merged[key] = ([index], metric)
+    if not merged:
         return result
     now = time.time()
-    indexes = [i for i, _ in valid.values()]
-    items = [to_item(m, now, ttl_days) for _, m in valid.values()]
-    failed = write_items(ddb, table, items, deadline)
+    groups = list(merged.values())
+    failed = write_items(ddb, table, [update_request(m, now, ttl_days) for _, m in groups], deadline)
     for i in failed:
-        result.unstored.append(ItemError(indexes[i], ["not stored: the database is busy, retry this metric"]))
+        for index in groups[i][0]:
+            result.unstored.append(ItemError(index, ["not stored: the database is busy, retry this metric"]))
     result.accepted = len(raw_items) - len(result.rejected) - len(result.unstored)
     return result
 
@@ -288,19 +356,51 @@ def run_query(call: Callable[..., dict], **kwargs: Any) -> dict:
         raise
 
 
+def _token_key() -> bytes:
+    """The key that signs pagination tokens: the stack's secret, else one per process (local runs)."""
+    global _TOKEN_KEY
+    if _TOKEN_KEY is None:
+        configured = os.environ.get(TOKEN_SECRET_ENV, "")
+        if not configured:
+            log.warning("%s is not set: pagination tokens are valid in this process only", TOKEN_SECRET_ENV)
+        _TOKEN_KEY = (configured or secrets.token_hex(32)).encode()
+    return _TOKEN_KEY
+
+
+_TOKEN_KEY: bytes | None = None
+
+
+def _signature(payload: bytes) -> str:
+    return base64.urlsafe_b64encode(hmac.new(_token_key(), payload, hashlib.sha256).digest()[:18]).decode()
+
+
 def encode_token(key: dict | None) -> str | None:
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode() if key else None
+    """A DynamoDB start key as an opaque token: base64url JSON, then an HMAC of it."""
+    if not key:
+        return None
+    payload = base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode())
+    return f"{payload.decode()}.{_signature(payload)}"
 
 
 def decode_token(token: str | None) -> dict | None:
+    """The start key of a token this API issued; anything else (forged, altered, oversized) is a 400.
+
+    The signature is checked before the JSON is parsed, so no client-made JSON is ever parsed here.
+    """
     if not token:
         return None
+    refused = BadRequest("nextToken is not a token this API returned")
+    if len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
+        raise refused
+    payload, signature = token.split(".")
+    if not hmac.compare_digest(signature.encode(), _signature(payload.encode()).encode()):
+        raise refused
     try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
+        key = json.loads(base64.urlsafe_b64decode(payload.encode()))
     except (ValueError, UnicodeDecodeError):
-        raise BadRequest("nextToken is not a token this API returned") from None
-    if not isinstance(key, dict):
-        raise BadRequest("nextToken is not a token this API returned")
+        raise refused from None
+    if not isinstance(key, dict) or not all(isinstance(v, dict) and len(v) == 1 for v in key.values()):
+        raise refused
     return key
 
 
@@ -357,8 +457,8 @@ def query_metrics(
     if lo > hi:
         raise BadRequest("from must not be after to")
     if hostname is not None:
-        if not HOSTNAME_RE.match(hostname):
-            raise BadRequest("hostname has characters a hostname cannot have")
+        if not ENTITY_RE.fullmatch(hostname):
+            raise BadRequest(f"hostname must be a hostname or {STREAM_PREFIX}<stream>: 1-253 letters, digits, '.', '_', ':' or '-'")
         resp = run_query(
             ddb.query,
             KeyConditionExpression="hostname = :h AND #ts BETWEEN :lo AND :hi",

@@ -6,9 +6,11 @@ from functools import cache
 
 from handlers.definitions import ROUTES, Route
 from handlers.insights import INSIGHT_TYPES, SEVERITY_NAMES
-from handlers.metrics import HOSTNAME_RE, MAX_ABS_VALUE, MIN_EPOCH_S
+from handlers.metrics import ENTITY_RE, HOSTNAME_RE, MAX_ABS_VALUE, MIN_EPOCH_S
 
-HOSTNAME_PATTERN = HOSTNAME_RE.pattern
+HOSTNAME_PATTERN = f"^{HOSTNAME_RE.pattern}$"
+ENTITY_PATTERN = f"^{ENTITY_RE.pattern}$"
+"""A host or ``ib/<stream>``: what reads filter by."""
 NUMBER = {"type": "number"}
 NULLABLE_NUMBER = {"type": "number", "nullable": True}
 ERROR = {
@@ -37,10 +39,11 @@ METRIC_IN = {
 }
 INGEST_RESULT = {
     "type": "object",
-    "required": ["accepted", "rejected", "errors"],
+    "required": ["accepted", "rejected", "errors", "errorsNotListed"],
     "properties": {
         "accepted": {"type": "integer"},
         "rejected": {"type": "integer"},
+        "errorsNotListed": {"type": "integer", "description": "rejected items beyond the first 50, counted only"},
         "message": {"type": "string"},
         "errors": {
             "type": "array",
@@ -117,13 +120,13 @@ INSIGHTS_PAGE = {
 }
 
 PARAMS = {
-    "hostname": ({"type": "string", "pattern": HOSTNAME_PATTERN}, "Host or stream; without it all hosts are scanned (small fleets)"),
+    "hostname": ({"type": "string", "pattern": ENTITY_PATTERN}, "Host or stream; without it all hosts are scanned (small fleets)"),
     "from": ({"type": "string"}, "Start, ISO 8601 or epoch seconds"),
     "to": ({"type": "string"}, "End, ISO 8601 or epoch seconds"),
     "since": ({"type": "string"}, "Only insights at or after this time"),
     "nextToken": ({"type": "string"}, "From the previous page"),
     "severity": ({"type": "string", "enum": list(SEVERITY_NAMES)}, "Only this severity"),
-    "host": ({"type": "string", "pattern": HOSTNAME_PATTERN}, "Only insights about this host or stream"),
+    "host": ({"type": "string", "pattern": ENTITY_PATTERN}, "Only insights about this host or stream"),
     "type": ({"type": "string", "enum": list(INSIGHT_TYPES)}, "Only this insight type"),
 }
 LIMITS = {"/metrics": 1000, "/insights": 100, "/insights/recent": 100}

@@ -1,9 +1,11 @@
 """The AI tier's work on one batch of DynamoDB stream records, as plain functions.
 
 Records are grouped by series so each series costs one state read and one state write per
-batch; detectors run through `detectors.runtime.score_series`; points whose combined score
-passes the threshold become insights with deterministic ids; HIGH and CRITICAL ones go to
-EventBridge. The result is the set of stream sequence numbers that must be retried.
+batch; detectors run through `detectors.runtime.score_batch` under one deadline taken from the
+Lambda's remaining time; points whose combined score passes the threshold become insights with
+deterministic ids; HIGH and CRITICAL ones go to EventBridge, each claimed before it is published
+so a retried batch never publishes it twice. The result is the set of stream sequence numbers
+that must be retried: only those of the series that failed.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from typing import Any
 
 from detectors import plugins
 from detectors.contract import Detector, Enricher, Enrichment, Finding, GroupingRule, Point, SeriesKey, severity_rank
-from detectors.runtime import SeriesResult, SeriesState, confidence, risk_and_severity, score_series
+from detectors.runtime import SeriesResult, SeriesState, confidence, risk_and_severity, score_batch
 from handlers import insights as insight_store
 from handlers.events import EVENT_DETAIL_TYPE, EVENT_SOURCE
 from handlers.explain import template_enrichment
-from handlers.metrics import RESERVED
+from handlers.metrics import RESERVED, backoff, is_retryable
 from handlers.patterns import Correlation, PatternSettings, correlate
 from handlers.predictions import PredictionSettings, predict
 from handlers.settings import Settings
@@ -30,8 +32,12 @@ from handlers.settings import Settings
 log = logging.getLogger(__name__)
 
 STATE_TTL_DAYS = 30
-ENRICH_MARGIN_S = 5.0
-"""Stop calling enrichers this long before the Lambda's deadline."""
+ENRICH_MARGIN_S = 10.0
+"""Stop calling enrichers this long before the Lambda's deadline (storing and publishing follow)."""
+SCORING_SHARE = 0.5
+"""Detectors get this share of the time left when the batch starts; a detector still running then
+is skipped for this batch (counted), and the others' insights are stored and published."""
+STATE_READ_ATTEMPTS = 6
 
 
 @dataclass(slots=True)
@@ -44,6 +50,10 @@ class BatchOutcome:
     skipped: int = 0
     detector_failures: dict[str, int] = field(default_factory=dict)
     detector_seconds: dict[str, float] = field(default_factory=dict)
+    detector_timeouts: dict[str, int] = field(default_factory=dict)
+    """Detector -> series it did not score before the scoring deadline (hung or too slow)."""
+    late: int = 0
+    """Points older than their series' last scored point: skipped, or scored without learning in a replay."""
 
 
 @dataclass(slots=True)
@@ -68,15 +78,18 @@ def parse_record(record: dict) -> list[tuple[SeriesKey, Point]]:
         return []
     image = record.get("dynamodb", {}).get("NewImage")
     if not image:
-        raise ValueError("stream record without NewImage (the stream must use NEW_IMAGE)")
+        raise ValueError("stream record without NewImage (the stream must carry new images)")
     try:
         host = image["hostname"]["S"]
         ts = int(image["timestamp"]["N"]) / 1000
     except (KeyError, ValueError) as exc:
         raise ValueError(f"stream record without hostname/timestamp: {exc}") from None
+    old = record["dynamodb"].get("OldImage") or {}
     pairs = []
     for name, value in image.items():
-        if name not in RESERVED and "N" in value:
+        # a MODIFY (another metric merged into this host and timestamp) re-sends the whole item:
+        # only the attributes it added or changed are new points
+        if name not in RESERVED and "N" in value and old.get(name) != value:
             pairs.append((SeriesKey(host, name), Point(ts, float(value["N"]))))
     return pairs
 
@@ -92,24 +105,37 @@ def decode_state(attribute: dict) -> SeriesState:
     return SeriesState.from_json(zlib.decompress(raw).decode() if isinstance(raw, bytes) else raw)
 
 
-def load_states(ddb: Any, table: str, keys: list[SeriesKey]) -> dict[SeriesKey, SeriesState]:
-    """BatchGetItem of every series' state (100 keys per call, unprocessed keys retried)."""
+def load_states(
+    ddb: Any, table: str, keys: list[SeriesKey], sleep: Any = time.sleep
+) -> tuple[dict[SeriesKey, SeriesState], set[SeriesKey]]:
+    """BatchGetItem of every series' state (100 keys per call), throttles and unprocessed keys retried
+    with backoff; returns the states and the series whose state could not be read (retried later)."""
     states = {k: SeriesState() for k in keys}
     by_text = {str(k): k for k in keys}
     pending = [{"seriesKey": {"S": str(k)}} for k in keys]
-    for _ in range(5):
-        if not pending:
-            break
+    for attempt in range(STATE_READ_ATTEMPTS):
         retry: list[dict] = []
         for start in range(0, len(pending), 100):
-            resp = ddb.batch_get_item(RequestItems={table: {"Keys": pending[start : start + 100]}})
+            chunk = pending[start : start + 100]
+            try:
+                resp = ddb.batch_get_item(RequestItems={table: {"Keys": chunk}})
+            except Exception as exc:
+                if not is_retryable(exc):
+                    raise
+                retry.extend(chunk)
+                continue
             for item in resp.get("Responses", {}).get(table, []):
                 states[by_text[item["seriesKey"]["S"]]] = decode_state(item["state"])
             retry.extend(resp.get("UnprocessedKeys", {}).get(table, {}).get("Keys", []))
         pending = retry
-    if pending:
-        raise RuntimeError(f"could not read detector state for {len(pending)} series")
-    return states
+        if not pending:
+            break
+        if attempt + 1 < STATE_READ_ATTEMPTS:
+            sleep(backoff(attempt + 2))
+    unread = {by_text[k["seriesKey"]["S"]] for k in pending}
+    if unread:
+        log.error("could not read detector state for %d series; their records are retried", len(unread))
+    return {k: v for k, v in states.items() if k not in unread}, unread
 
 
 def save_states(ddb: Any, table: str, results: list[SeriesResult]) -> set[SeriesKey]:
@@ -120,16 +146,23 @@ def save_states(ddb: Any, table: str, results: list[SeriesResult]) -> set[Series
         {"PutRequest": {"Item": {"seriesKey": {"S": k}, "state": encode_state(r.state), "ttl": {"N": ttl}}}}
         for k, r in items.items()
     ]
-    for attempt in range(5):
+    for attempt in range(STATE_READ_ATTEMPTS):
         if not pending:
             return set()
         retry: list[dict] = []
         for start in range(0, len(pending), 25):
-            resp = ddb.batch_write_item(RequestItems={table: pending[start : start + 25]})
+            chunk = pending[start : start + 25]
+            try:
+                resp = ddb.batch_write_item(RequestItems={table: chunk})
+            except Exception as exc:
+                if not is_retryable(exc):
+                    raise
+                retry.extend(chunk)
+                continue
             retry.extend(resp.get("UnprocessedItems", {}).get(table, []))
         pending = retry
         if pending:
-            time.sleep(0.05 * 2**attempt)
+            time.sleep(backoff(attempt + 2))
     return {items[p["PutRequest"]["Item"]["seriesKey"]["S"]].series for p in pending}
 
 
@@ -227,13 +260,23 @@ def store_insight(ddb: Any, table: str, insight: dict, ttl_days: int) -> bool:
     return True
 
 
-def mark_alerted(ddb: Any, table: str, insight: dict) -> None:
-    ddb.update_item(
-        TableName=table,
-        Key={"insightId": {"S": insight["alert_id"]}, "timestamp": {"N": str(insight["timestamp_ms"])}},
-        UpdateExpression="SET alerted = :t",
-        ExpressionAttributeValues={":t": {"BOOL": True}},
-    )
+def set_alerted(ddb: Any, table: str, insight: dict, alerted: bool) -> bool:
+    """Flip the insight's ``alerted`` flag if it holds the other value; False when it already held ``alerted``.
+
+    Claiming (False -> True) before publishing is what makes alerting idempotent: a retried
+    batch, or a concurrent one, finds the claim and publishes nothing. A failed publish releases it.
+    """
+    try:
+        ddb.update_item(
+            TableName=table,
+            Key={"insightId": {"S": insight["alert_id"]}, "timestamp": {"N": str(insight["timestamp_ms"])}},
+            UpdateExpression="SET alerted = :to",
+            ConditionExpression="alerted = :from",
+            ExpressionAttributeValues={":to": {"BOOL": alerted}, ":from": {"BOOL": not alerted}},
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
 
 
 def event_entry(bus: str, insight: dict, dashboard_url: str) -> dict:
@@ -264,8 +307,12 @@ def publish(events: Any, bus: str, insights: list[dict], dashboard_url: str) -> 
     return failed
 
 
-def process_batch(processor: Processor, records: list[dict], deadline: float) -> BatchOutcome:
-    """Score, store and alert on one batch; report which records must be retried."""
+def process_batch(processor: Processor, records: list[dict], deadline: float, replay: bool = False) -> BatchOutcome:
+    """Score, store and alert on one batch; report which records must be retried.
+
+    ``deadline`` is ``time.monotonic()`` at which the invocation ends. ``replay`` (``iops replay``)
+    also scores late points, without letting them change the series' state.
+    """
     outcome = BatchOutcome()
     settings = processor.settings
     by_series: dict[SeriesKey, list[Point]] = defaultdict(list)
@@ -284,12 +331,15 @@ def process_batch(processor: Processor, records: list[dict], deadline: float) ->
             outcome.points += 1
     if not by_series:
         return outcome
-    states = load_states(processor.ddb, settings.state_table, list(by_series))
-    results: list[SeriesResult] = []
+    states, failed_series = load_states(processor.ddb, settings.state_table, list(by_series))
+    scoring_deadline = time.monotonic() + SCORING_SHARE * max(0.0, deadline - time.monotonic())
+    work = {s: (states[s], by_series[s]) for s in by_series if s in states}
+    scored = score_batch(processor.detectors, work, scoring_deadline, replay=replay)
+    outcome.detector_timeouts = scored.timed_out
+    outcome.late = scored.late
+    results: list[SeriesResult] = scored.results
     findings: list[Finding] = []
-    for series, points in by_series.items():
-        result = score_series(processor.detectors, series, states[series], points)
-        results.append(result)
+    for result in results:
         outcome.skipped += result.skipped
         for f in result.failures:
             outcome.detector_failures[f.detector] = outcome.detector_failures.get(f.detector, 0) + 1
@@ -297,7 +347,6 @@ def process_batch(processor: Processor, records: list[dict], deadline: float) ->
             outcome.detector_seconds[name] = outcome.detector_seconds.get(name, 0.0) + secs
         findings.extend(findings_for(result, settings.anomaly_threshold))
     enrichments = enrich(processor, findings, deadline)
-    failed_series: set[SeriesKey] = set()
     to_alert: list[tuple[SeriesKey, dict]] = []
     candidates = [(f.series, build_insight(f, e)) for f, e in zip(findings, enrichments, strict=True)]
     candidates += [(r.series, i) for r in results for i in predict(r, processor.prediction_settings)]
@@ -316,16 +365,15 @@ def process_batch(processor: Processor, records: list[dict], deadline: float) ->
     for series, insight in candidates + grouped.patterns:
         try:
             needs_alert = store_insight(processor.ddb, settings.insights_table, insight, settings.insights_ttl_days)
+            outcome.insights.append(insight)
+            alone = insight["alert_id"] not in grouped.suppressed
+            wanted = alone and insight["severity"] in ("HIGH", "CRITICAL") and settings.event_bus
+            # claim before publishing: whoever flips alerted to true publishes, nobody else
+            if needs_alert and set_alerted(processor.ddb, settings.insights_table, insight, True) and wanted:
+                to_alert.append((series, insight))
         except Exception as exc:  # noqa: BLE001 - the series is retried, others go on
             log.error("could not store insight for %s: %s", series, exc)
             failed_series.add(series)
-            continue
-        outcome.insights.append(insight)
-        alone = insight["alert_id"] not in grouped.suppressed
-        if needs_alert and alone and insight["severity"] in ("HIGH", "CRITICAL") and settings.event_bus:
-            to_alert.append((series, insight))
-        elif needs_alert:
-            mark_alerted(processor.ddb, settings.insights_table, insight)
     if to_alert:
         try:
             unpublished = publish(processor.events, settings.event_bus, [i for _, i in to_alert], settings.dashboard_url)
@@ -334,11 +382,14 @@ def process_batch(processor: Processor, records: list[dict], deadline: float) ->
             unpublished = [i for _, i in to_alert]
         missed = {id(i) for i in unpublished}
         for series, insight in to_alert:
-            if id(insight) in missed:
-                failed_series.add(series)
-            else:
-                mark_alerted(processor.ddb, settings.insights_table, insight)
+            if id(insight) not in missed:
                 outcome.published += 1
+                continue
+            failed_series.add(series)  # the retry publishes it, once the claim is released
+            try:
+                set_alerted(processor.ddb, settings.insights_table, insight, False)
+            except Exception as exc:  # noqa: BLE001 - the claim stays: this alert is lost, say so loudly
+                log.error("alert %s was not published and its claim could not be released: %s", insight["alert_id"], exc)
     ok_results = [r for r in results if r.series not in failed_series]
     failed_series |= save_states(processor.ddb, settings.state_table, ok_results)
     for series in failed_series:

@@ -38,6 +38,8 @@ METRICS = {
         MetricSpec("Insights", MetricUnit.Count, "ai", ("severity",)),
         MetricSpec("DetectorLatency", MetricUnit.Milliseconds, "ai", ("detector",)),
         MetricSpec("DetectorFailures", MetricUnit.Count, "ai", ("detector",)),
+        MetricSpec("DetectorTimeouts", MetricUnit.Count, "ai", ("detector",)),
+        MetricSpec("LatePoints", MetricUnit.Count, "ai"),
     )
 }
 
@@ -69,20 +71,30 @@ def ingest_result(accepted: int, rejected: int, unstored: int) -> None:
     emit({"MetricsIngested": accepted, "MetricsRejected": rejected, "MetricsUnstored": unstored})
 
 
-def ai_batch(insights: list[dict], detector_seconds: dict[str, float], detector_failures: dict[str, int]) -> None:
-    """One AI batch: insights per severity (only severities that occurred), and per detector its
-    time in this batch and its failures (zero included, so a healthy detector shows 0, not a gap)."""
+def ai_batch(
+    insights: list[dict],
+    detector_seconds: dict[str, float],
+    detector_failures: dict[str, int],
+    detector_timeouts: dict[str, int] | None = None,
+    late: int = 0,
+) -> None:
+    """One AI batch: insights per severity (only severities that occurred), per detector its time,
+    failures and series it did not finish by the deadline (zero included, so a healthy detector
+    shows 0, not a gap), and the late points (older than their series' last scored point)."""
+    timeouts = detector_timeouts or {}
+    emit({"LatePoints": late})
     counts: dict[str, int] = {}
     for insight in insights:
         counts[insight["severity"]] = counts.get(insight["severity"], 0) + 1
     for severity in SEVERITIES:
         if counts.get(severity):
             emit({"Insights": counts[severity]}, severity=severity)
-    for detector in sorted(set(detector_seconds) | set(detector_failures)):
+    for detector in sorted(set(detector_seconds) | set(detector_failures) | set(timeouts)):
         emit(
             {
                 "DetectorLatency": round(detector_seconds.get(detector, 0.0) * 1000, 3),
                 "DetectorFailures": detector_failures.get(detector, 0),
+                "DetectorTimeouts": timeouts.get(detector, 0),
             },
             detector=detector,
         )

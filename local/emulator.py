@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ import boto3
 from botocore.config import Config
 
 from handlers.definitions import TABLES
+from handlers.metrics import TOKEN_SECRET_ENV
 from local import alerts as local_alerts
 
 REGION = "us-east-1"
@@ -61,6 +63,8 @@ class Emulator:
             "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
             "EVENT_BUS_NAME": local_alerts.bus_name(self.prefix),
+            # one secret per run signs pagination tokens, as the stack's random secret does
+            TOKEN_SECRET_ENV: os.environ.get(TOKEN_SECRET_ENV) or secrets.token_hex(32),
         }
         for table in TABLES:
             env[table.env_var] = self.table_name(table.logical)

@@ -2,8 +2,10 @@
 
 `iops local` generates a key unless given one and, like API Gateway, refuses writes without it.
 Copying the key from the banner is one step too many for a first demo, so the server writes
-``{"url", "api_key", "pid"}`` to a file readable only by its user, one per port, and removes it
-on a clean stop. Only loopback URLs are looked up: a deployed API's key never comes from here.
+``{"url", "api_key", "pid", "environment"}`` to a file readable only by its user, one per port, and
+removes it on a clean stop. ``environment`` is what the run's handlers read (emulator endpoint,
+table names, detectors), so that ``iops replay --local`` runs the AI handler against that run.
+Only loopback URLs are looked up: a deployed API's key never comes from here.
 """
 
 from __future__ import annotations
@@ -29,13 +31,13 @@ def path(port: int) -> Path:
     return run_dir() / f"local-{port}.json"
 
 
-def write(port: int, url: str, api_key: str) -> Path:
-    """Record the running server's key (mode 0600: the key is a secret, even a local one)."""
+def write(port: int, url: str, api_key: str, environment: dict[str, str] | None = None) -> Path:
+    """Record the running server's key and handler environment (mode 0600: the key is a secret, even a local one)."""
     target = path(port)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
-        json.dump({"url": url, "api_key": api_key, "pid": os.getpid()}, out)
+        json.dump({"url": url, "api_key": api_key, "pid": os.getpid(), "environment": environment or {}}, out)
     return target
 
 
@@ -53,3 +55,12 @@ def local_api_key(api_url: str) -> str | None:
         return json.loads(path(port).read_text())["api_key"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def local_environment(port: int) -> dict[str, str] | None:
+    """The handler environment of the `iops local` on ``port``, when one is running there."""
+    try:
+        env = json.loads(path(port).read_text())["environment"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return env if isinstance(env, dict) and env else None

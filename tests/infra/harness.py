@@ -104,6 +104,8 @@ def _fabricate(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         out["keyId"] = f"{name}-key-id"
     elif type_ == "aws:kinesis/stream:Stream":
         out["arn"] = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{physical}"
+    elif type_ == "random:index/randomPassword:RandomPassword":
+        out["result"] = f"mock-secret-of-{name}".ljust(int(inputs.get("length", 16)), "x")
     return out
 
 

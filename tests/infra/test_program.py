@@ -8,6 +8,7 @@ import pytest
 
 from components.config import declared
 from handlers.definitions import ENTITY_INDEX, RECENT_INDEX, ROUTES, SEVERITY_INDEX
+from handlers.metrics import TOKEN_SECRET_ENV
 from policy.rules import RESOURCE_WILDCARD_ACTIONS
 from tests.infra.harness import run_program
 
@@ -54,7 +55,7 @@ def test_metrics_table(graph) -> None:
     assert {"name": "timestamp", "type": "N"} in t.inputs["attributes"]
     assert t.inputs["billingMode"] == "PAY_PER_REQUEST"
     assert t.inputs["ttl"] == {"attributeName": "ttl", "enabled": True}
-    assert t.inputs["streamEnabled"] and t.inputs["streamViewType"] == "NEW_IMAGE"
+    assert t.inputs["streamEnabled"] and t.inputs["streamViewType"] == "NEW_AND_OLD_IMAGES"
 
 
 def test_every_table_has_pitr_and_encryption(graph) -> None:
@@ -87,6 +88,16 @@ def test_stream_mapping(graph) -> None:
     assert m.inputs["destinationConfig"]["onFailure"]["destinationArn"] == dlq.outputs["arn"]
     assert dlq.inputs["sqsManagedSseEnabled"] is True
     assert m.inputs["eventSourceArn"] == graph.one(TABLE, "metrics").outputs["streamArn"]
+    assert m.inputs["startingPosition"] == "TRIM_HORIZON"  # a mapping made after the table scores the last 24 h
+
+
+def test_read_functions_sign_their_pagination_tokens(graph) -> None:
+    """GET /metrics and /insights tokens are signed with a random secret per tier (a forged token is a 400)."""
+    secrets = graph.of_type("random:index/randomPassword:RandomPassword")
+    assert len(secrets) == 2 and all(s.inputs["length"] >= 32 for s in secrets)
+    fns = {f.inputs["name"]: f.inputs["environment"]["variables"] for f in graph.of_type("aws:lambda/function:Function")}
+    readers = {name for name, env in fns.items() if TOKEN_SECRET_ENV in env}
+    assert readers == {"iops-dev-query", "iops-dev-insights"}
 
 
 def test_api_routes_throttling_and_key(graph) -> None:

@@ -106,7 +106,7 @@ def test_process_function_environment_and_least_privilege(graph) -> None:
         "kinesis:GetShardIterator",
         "kinesis:ListShards",
     }
-    assert stmts["arn:aws:dynamodb:us-east-1:123456789012:table/iops-dev-metrics"] == {"dynamodb:PutItem"}
+    assert stmts["arn:aws:dynamodb:us-east-1:123456789012:table/iops-dev-metrics"] == {"dynamodb:UpdateItem"}  # merged
     assert stmts["arn:aws:dynamodb:us-east-1:123456789012:table/iops-dev-ib-windows"] == {
         "dynamodb:BatchGetItem",
         "dynamodb:PutItem",

@@ -109,8 +109,8 @@ def test_bedrock_calls_priced_per_token_for_the_model_the_stack_calls() -> None:
 
 def test_custom_metrics_count_follows_the_emf_spec() -> None:
     shape = replace(cost.StackShape(), api_detailed_metrics=False)
-    assert shape.custom_metrics == 3 + 4 + 2  # ingest trio, 4 severities, latency+failures of 1 detector
-    assert replace(shape, detectors=("statistical", "lstm")).custom_metrics == 3 + 4 + 4
+    assert shape.custom_metrics == 3 + 4 + 3 + 1  # ingest trio, 4 severities, latency+failures+timeouts of 1 detector, late points
+    assert replace(shape, detectors=("statistical", "lstm")).custom_metrics == 3 + 4 + 6 + 1
 
 
 def test_stack_config_overlays_the_stack_file(tmp_path) -> None:

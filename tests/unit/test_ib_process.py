@@ -11,6 +11,7 @@ import pytest
 
 from handlers.definitions import IB_WINDOWS, METRICS
 from handlers.ib_events import MINUTE_MS
+from handlers.metrics import STREAM_PREFIX
 from local.lambda_runtime import LocalContext
 
 NOW = time.time()
@@ -74,7 +75,7 @@ def points(ddb, stream: str) -> list[dict]:
     items = ddb.query(
         TableName=METRICS_TABLE,
         KeyConditionExpression="hostname = :h",
-        ExpressionAttributeValues={":h": {"S": stream}},
+        ExpressionAttributeValues={":h": {"S": STREAM_PREFIX + stream}},
     )["Items"]
     return [{k: float(v["N"]) for k, v in i.items() if "N" in v} for i in items]
 
@@ -146,7 +147,7 @@ class ConflictOn:
 
     def transact_write_items(self, TransactItems: list[dict]) -> dict:
         self.calls += 1
-        if any(i["Put"]["Item"].get("stream", {}).get("S") == self.stream for i in TransactItems):
+        if any("Put" in i and i["Put"]["Item"].get("stream", {}).get("S") == self.stream for i in TransactItems):
             raise self.ddb.exceptions.TransactionCanceledException(
                 {"Error": {"Code": "TransactionCanceledException", "Message": "ConditionalCheckFailed"}},
                 "TransactWriteItems",
