@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from handlers.definitions import routes_for
-from handlers.metrics import BadRequest
+from handlers.metrics import BadRequest, is_retryable
 from handlers.settings import Settings
 
 logger = Logger(service="iops-api")
@@ -45,10 +46,14 @@ def build_resolver(settings: Settings) -> APIGatewayRestResolver:
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        # The one place an unforeseen failure becomes a response: a JSON 500 carrying the request id
-        # the log line has, instead of Lambda's bare 502.
+        # The one place an unforeseen failure becomes a response, logged with the request id it
+        # carries: a 503 to retry when the database is unreachable or throttling, else a 500.
         request_id = (app.current_event.request_context.request_id or "") if app.current_event else ""
         logger.exception("unhandled error", extra={"request_id": request_id})
+        if isinstance(exc, BotoConnectionError) or is_retryable(exc):
+            response = json_error(503, "storage unavailable; retry", {"requestId": request_id})
+            response.headers["Retry-After"] = "1"
+            return response
         return json_error(500, "internal error; quote this request id when reporting it", {"requestId": request_id})
 
     @app.not_found

@@ -37,33 +37,28 @@ from tests.local.test_stream_processing import START, all_insights, processor, r
 
 
 class ChaosDynamo:
-    """The real (moto) client, but each BatchWriteItem may be throttled or only half written."""
+    """The real (moto) client, but each UpdateItem (a merged metric write) may be throttled."""
 
-    def __init__(self, real, seed: int, throttle: float = 0.3, partial: float = 0.3) -> None:
+    def __init__(self, real, seed: int, throttle: float = 0.3) -> None:
         self.real, self.exceptions = real, real.exceptions
         self.rng = random.Random(seed)
-        self.throttle, self.partial = throttle, partial
+        self.throttle = throttle
         self.faults = 0
+        self.lock = threading.Lock()  # ingest writes from a few threads
 
-    def batch_write_item(self, RequestItems):  # noqa: N803 - boto3's parameter name
-        ((table, requests),) = RequestItems.items()
-        roll = self.rng.random()
-        if roll < self.throttle:
-            self.faults += 1
+    def update_item(self, **kwargs):
+        with self.lock:
+            roll = self.rng.random()
             code = self.rng.choice(
                 ["ThrottlingException", "ProvisionedThroughputExceededException", "InternalServerError"]
             )
+            if roll < self.throttle:
+                self.faults += 1
+        if roll < self.throttle:
             if code == "ProvisionedThroughputExceededException":
-                raise self.exceptions.ProvisionedThroughputExceededException(
-                    {"Error": {"Code": code}}, "BatchWriteItem"
-                )
-            raise ClientError({"Error": {"Code": code, "Message": "injected"}}, "BatchWriteItem")
-        if roll < self.throttle + self.partial and len(requests) > 1:
-            self.faults += 1
-            cut = self.rng.randrange(1, len(requests))
-            self.real.batch_write_item(RequestItems={table: requests[:cut]})
-            return {"UnprocessedItems": {table: requests[cut:]}}
-        return self.real.batch_write_item(RequestItems=RequestItems)
+                raise self.exceptions.ProvisionedThroughputExceededException({"Error": {"Code": code}}, "UpdateItem")
+            raise ClientError({"Error": {"Code": code, "Message": "injected"}}, "UpdateItem")
+        return self.real.update_item(**kwargs)
 
 
 def metrics_body(host: str, n: int) -> str:
@@ -86,7 +81,7 @@ def test_throttling_and_partial_writes_lose_nothing_accepted(ddb, seed: int) -> 
 def test_throttling_past_the_deadline_acknowledges_exactly_what_is_stored(ddb) -> None:
     """Never claim a metric that is not stored; the 503 lists the rest, and a retry stores them."""
     table = Settings.from_env().metrics_table
-    chaos = ChaosDynamo(ddb, seed=1, throttle=0.7, partial=0.3)
+    chaos = ChaosDynamo(ddb, seed=1, throttle=0.9)
     body = metrics_body("late", 300)
     result = metrics.ingest(chaos, table, body, 500, 90, time.monotonic() + 0.3)
     assert result.unstored, "the injected faults should outlast a 0.3 s deadline"
@@ -274,7 +269,7 @@ def test_iops_local_restart_mid_demo_keeps_the_client_going() -> None:
 def test_embedded_emulator_restart_mid_demo_recovers() -> None:
     """The moto server inside `iops local` goes down and comes back on its port while the demo sends.
 
-    Down: the API answers a JSON 502 (the demo client retries it). Back: every acknowledged
+    Down: the API answers a JSON 503 with the request id (the demo client retries it). Back: every acknowledged
     metric is stored and the stream pump resumes (the spike sent during the outage is detected).
     """
     done = subprocess.run(
@@ -286,6 +281,9 @@ def test_embedded_emulator_restart_mid_demo_recovers() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["outage"] == [[502, {"message": "Internal server error"}]] * 2
+    assert [status for status, _ in result["outage"]] == [503, 503]
+    assert all(
+        body["message"] == "storage unavailable; retry" and body["details"]["requestId"] for _, body in result["outage"]
+    )
     assert result["acknowledged"] == result["stored"] == 300
     assert result["spike_insights"] == 1

@@ -12,6 +12,7 @@ so valid-looking tokens and far-future times are rightly refused with a document
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import os
@@ -33,7 +34,8 @@ from tests.local.iops_process import IopsLocal, http
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = int(os.environ.get("IOPS_FUZZ_EXAMPLES", "200"))
+EXAMPLES = int(os.environ.get("IOPS_FUZZ_EXAMPLES", "1000"))
+"""Per generated case: 9 schema cases, raw bodies, any path, tokens and deep JSON make > 10,000 requests."""
 OPERATIONS = [
     ("POST", "/metrics"),
     ("GET", "/metrics"),
@@ -203,6 +205,53 @@ def test_any_method_and_path_gets_a_json_answer(
         assert_json_error(resp.status_code, resp.headers.get("Content-Type", ""), resp.content)
     if method == "POST" and path == "/metrics" and key != "fuzz-key":
         assert resp.status_code == 403
+
+
+def _deep(depth: int, opener: str) -> str:
+    """JSON nested ``depth`` deep: ``[[[1]]]`` or ``{"a":{"a":1}}``."""
+    inner, closer = ("[", "]") if opener == "[" else ('{"a":', "}")
+    return inner * depth + "1" + closer * depth
+
+
+TOKENS = (
+    st.integers(1, 20_000).map(lambda d: base64.urlsafe_b64encode(_deep(d, "[").encode()).decode())
+    | st.integers(1, 20_000).map(lambda d: base64.urlsafe_b64encode(_deep(d, "{").encode()).decode())
+    | st.binary(max_size=3000).map(lambda b: base64.urlsafe_b64encode(b).decode())
+    | st.text(max_size=300)
+    | st.tuples(st.binary(max_size=200), st.binary(max_size=30)).map(
+        lambda p: ".".join(base64.urlsafe_b64encode(x).decode() for x in p)
+    )
+)
+
+
+@FUZZ
+@given(
+    token=TOKENS, path=st.sampled_from(["/metrics", "/metrics?hostname=seed-01", "/insights", "/insights?host=seed-01"])
+)
+def test_forged_tokens_are_json_400(server: IopsLocal, token: str, path: str) -> None:
+    """Any nextToken this API did not issue (deep JSON, random bytes, a fake signature) is a 400."""
+    sep = "&" if "?" in path else "?"
+    resp = requests.get(f"{server.url}{path}{sep}nextToken={quote(token, safe='')}", timeout=30)
+    assert resp.status_code in (400, 414), (resp.status_code, resp.text[:200])
+    if resp.status_code == 400:
+        assert_json_error(resp.status_code, resp.headers.get("Content-Type", ""), resp.content)
+
+
+@FUZZ
+@given(depth=st.integers(1, 200_000), opener=st.sampled_from(["[", "{"]), wrap=st.booleans())
+def test_deep_json_bodies_are_json_4xx(server: IopsLocal, depth: int, opener: str, wrap: bool) -> None:
+    """Nesting up to the 1 MB body limit and past it: a 400 (or 413), never a crash."""
+    body = _deep(depth, opener)
+    if wrap:
+        body = '{"metrics": ' + body + "}"
+    resp = requests.post(
+        f"{server.url}/metrics",
+        data=body.encode(),
+        headers={"x-api-key": server.api_key, "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert resp.status_code in (400, 413), (resp.status_code, resp.text[:200])
+    assert_json_error(resp.status_code, resp.headers.get("Content-Type", ""), resp.content)
 
 
 def test_stored_metrics_read_back_after_fuzzing(server: IopsLocal) -> None:

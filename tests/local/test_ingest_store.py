@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 from handlers import metrics
@@ -53,58 +54,58 @@ def test_duplicate_keys_in_one_request_keep_the_last(ddb) -> None:
 
 
 class FlakyDynamo:
-    """Real moto client behind it; the first calls leave items unprocessed or throttle."""
+    """Real moto client behind it; the first ``throttle_rounds`` UpdateItem calls are throttled."""
 
-    def __init__(self, real, unprocessed_rounds: int, throttle_rounds: int = 0) -> None:
+    def __init__(self, real, throttle_rounds: int = 0) -> None:
         self.real = real
         self.exceptions = real.exceptions
-        self.unprocessed_rounds = unprocessed_rounds
         self.throttle_rounds = throttle_rounds
         self.calls = 0
+        self.lock = threading.Lock()  # ingest writes from a few threads
 
-    def batch_write_item(self, RequestItems):  # noqa: N803 - boto3's parameter name
-        self.calls += 1
-        if self.throttle_rounds:
-            self.throttle_rounds -= 1
+    def update_item(self, **kwargs):
+        with self.lock:
+            self.calls += 1
+            throttled = self.throttle_rounds > 0
+            self.throttle_rounds -= throttled
+        if throttled:
             raise self.real.exceptions.ProvisionedThroughputExceededException(
-                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "BatchWriteItem"
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "UpdateItem"
             )
-        ((table, requests),) = RequestItems.items()
-        if self.unprocessed_rounds:
-            self.unprocessed_rounds -= 1
-            keep, left = requests[: len(requests) // 2], requests[len(requests) // 2 :]
-            self.real.batch_write_item(RequestItems={table: keep})
-            return {"UnprocessedItems": {table: left}}
-        return self.real.batch_write_item(RequestItems=RequestItems)
+        return self.real.update_item(**kwargs)
 
 
 def test_unprocessed_items_and_throttling_are_retried_until_stored(ddb) -> None:
     table = Settings.from_env().metrics_table
-    flaky = FlakyDynamo(ddb, unprocessed_rounds=4, throttle_rounds=2)
+    flaky = FlakyDynamo(ddb, throttle_rounds=40)
     result = metrics.ingest(flaky, table, body(60, "t"), 500, 90, time.monotonic() + 10)
     assert result.accepted == 60 and not result.unstored
-    assert flaky.calls > 3  # 60 items = 3 chunks; the retries made more calls
+    assert flaky.calls == 100  # 60 items, 40 of the calls throttled and retried
     assert len(stored(ddb, table, "t")) == 60
 
 
 def test_items_not_stored_by_the_deadline_are_reported_not_claimed(ddb) -> None:
     table = Settings.from_env().metrics_table
-    flaky = FlakyDynamo(ddb, unprocessed_rounds=0, throttle_rounds=10_000)
+    flaky = FlakyDynamo(ddb, throttle_rounds=10_000)
     result = metrics.ingest(flaky, table, body(30, "late"), 500, 90, time.monotonic() + 0.3)
     assert result.accepted == 0
     assert len(result.unstored) == 30
     assert stored(ddb, table, "late") == []
 
 
-def test_chunks_never_exceed_dynamodb_limit(ddb) -> None:
-    sizes: list[int] = []
+def test_one_update_per_host_and_timestamp(ddb) -> None:
+    """Metrics of one sample sent as separate objects are merged into one write before storing."""
+    keys: list[tuple[str, str]] = []
 
     class Spy:
         exceptions = ddb.exceptions
 
-        def batch_write_item(self, RequestItems):  # noqa: N803
-            sizes.extend(len(v) for v in RequestItems.values())
-            return ddb.batch_write_item(RequestItems=RequestItems)
+        def update_item(self, **kwargs):
+            keys.append((kwargs["Key"]["hostname"]["S"], kwargs["Key"]["timestamp"]["N"]))
+            return ddb.update_item(**kwargs)
 
-    metrics.ingest(Spy(), Settings.from_env().metrics_table, body(101, "c"), 500, 90, time.monotonic() + 5)
-    assert sizes == [25, 25, 25, 25, 1]
+    split = [{**m, "memoryUsage": 50} for m in json.loads(body(40, "c"))["metrics"]]
+    split = [{k: v for k, v in m.items() if k != "cpuUsage"} for m in split] + json.loads(body(40, "c"))["metrics"]
+    result = metrics.ingest(Spy(), Settings.from_env().metrics_table, json.dumps(split), 500, 90, time.monotonic() + 5)
+    assert result.accepted == 80 and len(keys) == len(set(keys)) == 40
+    assert all({"cpuUsage", "memoryUsage"} <= set(p) for p in stored(ddb, Settings.from_env().metrics_table, "c"))

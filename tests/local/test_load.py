@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -48,3 +49,37 @@ def test_the_loss_check_notices_a_missing_metric(server: IopsLocal) -> None:
     stored = {1_700_000_000, 1_700_000_001, 1_700_000_002}
     assert load.missing_metrics(server.url, {"loss-check": stored}) == 0
     assert load.missing_metrics(server.url, {"loss-check": stored | {1_700_000_003}}) == 1
+
+
+def test_concurrent_writers_of_the_same_samples_lose_nothing(server: IopsLocal) -> None:
+    """8 writers, one metric per request, the same hosts and timestamps: every acknowledged metric is read back."""
+    hosts, stamps = [f"merge-{h}" for h in range(5)], [1_700_000_000 + 60 * t for t in range(25)]
+    acknowledged: list[tuple[str, int, str, float]] = []
+    lock = threading.Lock()
+
+    def writer(n: int) -> None:
+        client, name = load.Client(server.url), f"writer{n}Metric"
+        for host in hosts:
+            for ts in stamps:
+                value = float(n * 1000 + ts % 1000)
+                status, _ = client.request(
+                    "POST", "/metrics", {"hostname": host, "timestamp": ts, name: value}, key=server.api_key
+                )
+                if status == 200:
+                    with lock:
+                        acknowledged.append((host, ts, name, value))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    client = load.Client(server.url)
+    stored = {}
+    for host in hosts:
+        status, page = client.request("GET", f"/metrics?hostname={host}&limit=1000")
+        assert status == 200
+        stored |= {(host, load._epoch(p["timestamp"])): p for p in page["metrics"]}
+    missing = [a for a in acknowledged if stored.get((a[0], a[1]), {}).get(a[2]) != a[3]]
+    print(f"{len(acknowledged)} metrics acknowledged by 8 concurrent writers, {len(missing)} missing")
+    assert len(acknowledged) == 8 * len(hosts) * len(stamps) and missing == []
