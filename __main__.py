@@ -65,6 +65,8 @@ alerting = AlertingTier(
         sms_numbers=cfg.alert_sms_numbers,
         webhooks=cfg.alert_webhooks,
         min_risk_score=cfg.alert_min_risk_score,
+        # alarmEmail is subscribed to the same ops topic by the observability tier: not twice
+        ops_emails=[e for e in cfg.ops_alert_emails if e != cfg.alarm_email],
     ),
 )
 bedrock_statements = (
@@ -209,7 +211,7 @@ observability = ObservabilityTier(
         monthly_budget_usd=cfg.monthly_budget_usd,
         alarm_email=cfg.alarm_email,
         sagemaker_endpoint_name=ml.endpoint_name if ml is not None else None,
-        alarm_topic_arn=alerting.topic.arn,
+        alarm_topic_arn=alerting.ops_topic.arn,  # operational alarms never reach the insight topic
     ),
 )
 
@@ -232,6 +234,7 @@ pulumi.export("alarmTopicArn", observability.alarm_topic_arn)
 if observability.sagemaker_dashboard_url is not None:
     pulumi.export("sagemakerDashboardUrl", observability.sagemaker_dashboard_url)
 pulumi.export("alertTopicArn", alerting.topic.arn)
+pulumi.export("opsTopicArn", alerting.ops_topic.arn)
 pulumi.export("eventBusName", alerting.bus.name)
 pulumi.export("alertDlqUrl", alerting.dlq.url)
 if ml is not None:

@@ -6,6 +6,12 @@ and the dead-letter queue; its policy lets EventBridge (publishing to the topic,
 and SNS (dead-lettering failed subscription deliveries) use it. Subscriptions come from stack
 config: any number of e-mail addresses, SMS numbers and HTTPS webhooks.
 
+Operational alarms (the observability tier's CloudWatch alarms and the cost budget) have a topic
+of their own, the ops topic, under the same key: its subscribers (``opsAlertEmails``) are the
+people who run the system, and an alarm (an API 5xx burst, a throttled table) never reaches the
+people who get insight alerts. Only CloudWatch and Budgets of this account may publish to it;
+only the alert rule may publish to the insight topic.
+
 `allow_publishers` is called once the AI function exists: the bus policy then denies
 ``events:PutEvents`` to every principal but that function's role.
 """
@@ -41,6 +47,8 @@ class AlertingArgs:
     min_risk_score: int = ALERT_MIN_RISK_SCORE
     retry_attempts: int = RETRY_ATTEMPTS
     retry_max_age_s: int = RETRY_MAX_AGE_S
+    ops_emails: list[str] = field(default_factory=list)
+    """E-mail addresses subscribed to the ops topic (operational alarms and the budget)."""
 
 
 def subscriptions(args: AlertingArgs) -> list[tuple[str, str]]:
@@ -63,8 +71,18 @@ def subscriptions(args: AlertingArgs) -> list[tuple[str, str]]:
     return out
 
 
+def ops_subscriptions(args: AlertingArgs) -> list[tuple[str, str]]:
+    """(protocol, endpoint) per ops recipient: e-mail only (alarm JSON is no text message)."""
+    for email in args.ops_emails:
+        if not EMAIL.fullmatch(email):
+            raise ValueError(f"opsAlertEmails: {email!r} is not an e-mail address")
+    if len(set(args.ops_emails)) != len(args.ops_emails):
+        raise ValueError("opsAlertEmails lists an address twice")
+    return [("email", email) for email in args.ops_emails]
+
+
 ALARM_PUBLISHERS = {"CloudWatchAlarms": "cloudwatch.amazonaws.com", "Budgets": "budgets.amazonaws.com"}
-"""Services besides the alert rule that publish to the topic: the observability tier's alarms, the budget."""
+"""The services that publish to the ops topic: the observability tier's alarms, the budget."""
 
 
 def key_policy(account: str) -> str:
@@ -93,7 +111,7 @@ def key_policy(account: str) -> str:
                     "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
                     "Resource": "*",
                 },
-                # The observability tier's alarms and the budget notify people through this topic too.
+                # The observability tier's alarms and the budget publish to the ops topic (same key).
                 *(
                     {
                         "Sid": f"{sid}Publish",
@@ -108,6 +126,17 @@ def key_policy(account: str) -> str:
             ],
         }
     )
+
+
+def _tls_only(topic_arn: str) -> dict:
+    return {
+        "Sid": "TlsOnly",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sns:Publish",
+        "Resource": topic_arn,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
 
 
 def _service_statement(sid: str, service: str, action: str, resource: str, source_arn: str) -> dict:
@@ -127,6 +156,7 @@ class AlertingTier(pulumi.ComponentResource):
         self._name = name
         child = pulumi.ResourceOptions(parent=self)
         recipients = subscriptions(args)
+        ops_recipients = ops_subscriptions(args)  # both validated before any resource exists
         pattern = alert_pattern(args.min_risk_score)
         account = aws.get_caller_identity_output().account_id
 
@@ -169,7 +199,7 @@ class AlertingTier(pulumi.ComponentResource):
         self.topic_policy = aws.sns.TopicPolicy(
             f"{name}-topic-policy",
             arn=self.topic.arn,
-            policy=pulumi.Output.all(self.topic.arn, self.rule.arn, account).apply(
+            policy=pulumi.Output.all(self.topic.arn, self.rule.arn).apply(
                 lambda a: json.dumps(
                     {
                         "Version": "2012-10-17",
@@ -177,31 +207,14 @@ class AlertingTier(pulumi.ComponentResource):
                             _service_statement(
                                 "TheAlertRulePublishes", "events.amazonaws.com", "sns:Publish", a[0], a[1]
                             ),
-                            *(
-                                {
-                                    "Sid": f"{sid}OfThisAccountPublish",
-                                    "Effect": "Allow",
-                                    "Principal": {"Service": service},
-                                    "Action": "sns:Publish",
-                                    "Resource": a[0],
-                                    "Condition": {"StringEquals": {"aws:SourceAccount": a[2]}},
-                                }
-                                for sid, service in ALARM_PUBLISHERS.items()
-                            ),
-                            {
-                                "Sid": "TlsOnly",
-                                "Effect": "Deny",
-                                "Principal": "*",
-                                "Action": "sns:Publish",
-                                "Resource": a[0],
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            },
+                            _tls_only(a[0]),
                         ],
                     }
                 )
             ),
             opts=child,
         )
+        self._ops_topic(name, args.prefix, ops_recipients, account, child)
         self.dlq_policy = aws.sqs.QueuePolicy(
             f"{name}-dlq-policy",
             queue_url=self.dlq.url,
@@ -251,12 +264,66 @@ class AlertingTier(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "topicArn": self.topic.arn,
+                "opsTopicArn": self.ops_topic.arn,
                 "busName": self.bus.name,
                 "busArn": self.bus.arn,
                 "ruleArn": self.rule.arn,
                 "dlqUrl": self.dlq.url,
             }
         )
+
+    def _ops_topic(
+        self,
+        name: str,
+        prefix: str,
+        recipients: list[tuple[str, str]],
+        account: pulumi.Output[str],
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """The ops topic: alarms and the budget publish (this account's only), ``opsAlertEmails`` read."""
+        self.ops_topic = aws.sns.Topic(
+            f"{name}-ops-topic",
+            name=f"{prefix}-ops",
+            display_name="IOps ops",
+            kms_master_key_id=self.key.arn,
+            opts=child,
+        )
+        self.ops_topic_policy = aws.sns.TopicPolicy(
+            f"{name}-ops-topic-policy",
+            arn=self.ops_topic.arn,
+            policy=pulumi.Output.all(self.ops_topic.arn, account).apply(
+                lambda a: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            *(
+                                {
+                                    "Sid": f"{sid}OfThisAccountPublish",
+                                    "Effect": "Allow",
+                                    "Principal": {"Service": service},
+                                    "Action": "sns:Publish",
+                                    "Resource": a[0],
+                                    "Condition": {"StringEquals": {"aws:SourceAccount": a[1]}},
+                                }
+                                for sid, service in ALARM_PUBLISHERS.items()
+                            ),
+                            _tls_only(a[0]),
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
+        self.ops_subscriptions = [
+            aws.sns.TopicSubscription(
+                f"{name}-ops-{protocol}-{hashlib.sha256(endpoint.encode()).hexdigest()[:10]}",
+                topic=self.ops_topic.arn,
+                protocol=protocol,
+                endpoint=endpoint,
+                opts=child,
+            )
+            for protocol, endpoint in recipients
+        ]
 
     def allow_publishers(self, role_arns: list[pulumi.Input[str]]) -> aws.cloudwatch.EventBusPolicy:
         """Deny ``events:PutEvents`` on the bus to every principal whose ARN is not one of ``role_arns``."""

@@ -2,8 +2,9 @@
 a monthly budget; the system and SageMaker CloudWatch dashboards.
 
 Log groups (30-day retention) and X-Ray come with every `LambdaFunction` and the API stage; this
-tier watches them. Alarms notify one SNS topic: the alerting tier's when given, else an encrypted
-topic of this tier's own. Dashboard bodies are built from the resources' real names (an
+tier watches them. Alarms and the budget notify one SNS topic: the alerting tier's ops topic when
+given (``__main__.py`` does; it is not the topic insight alerts go to), else an encrypted topic of
+this tier's own. Dashboard bodies are built from the resources' real names (an
 ``Output.all(...).apply``), so they can only name metrics of resources that exist in the stack.
 """
 
@@ -54,7 +55,8 @@ class ObservabilityArgs:
     monthly_budget_usd: int = 60
     alarm_email: str = ""
     alarm_topic_arn: pulumi.Input[str] | None = None
-    """The alerting tier's topic; None = this tier creates its own (KMS-encrypted)."""
+    """The topic alarms and the budget notify: the alerting tier's ops topic (never its insight
+    topic); None = this tier creates its own (KMS-encrypted)."""
     sagemaker_endpoint_name: pulumi.Input[str] | None = None
 
 

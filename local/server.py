@@ -1,8 +1,18 @@
 """API Gateway on loopback: routes from `handlers.definitions`, proxy events into the real handlers.
 
 Like the deployed REST API it enforces the API key on write routes, answers CORS preflight,
-turns a handler crash into a 502, and serves the built dashboard (with a ``config.json``
-pointing at itself) for browser navigations.
+turns a handler crash into a 502, refuses payloads over 10 MB, and serves the built dashboard
+(with a ``config.json`` that carries this system's configured URL) for browser navigations.
+
+Two layers:
+
+* :class:`ApiApp` (built by :func:`make_app`) is a plain WSGI application. It runs under any WSGI
+  server or test client (schemathesis' ``from_wsgi``, ``werkzeug.test.Client``) without a socket.
+* :class:`LocalApi` serves it with werkzeug's threaded HTTP server on a socket it binds itself
+  (a port in use is an ``OSError``, not werkzeug's ``sys.exit``). The request handler bounds every
+  read (a socket timeout), answers malformed requests with a JSON 4xx (400, 408, 413, 414, 431),
+  and closes each connection after its response, so no malformed request drops a connection
+  without an answer or keeps a thread waiting for bytes that never come.
 """
 
 from __future__ import annotations
@@ -12,24 +22,39 @@ import importlib
 import json
 import logging
 import mimetypes
+import re
+import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
+
+from werkzeug.datastructures import Headers
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Response
+from werkzeug.wsgi import get_input_stream
 
 from handlers.definitions import INGEST_FN, INSIGHTS_FN, QUERY_FN, allowed_methods, match_route
 from local.lambda_runtime import LocalContext
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 FUNCTION_MODULES = {INGEST_FN: "handlers.ingest", QUERY_FN: "handlers.query", INSIGHTS_FN: "handlers.insights_api"}
 FUNCTION_TIMEOUTS = {INGEST_FN: 30.0, QUERY_FN: 30.0, INSIGHTS_FN: 30.0}
 MAX_PAYLOAD = 10 * 1024 * 1024  # API Gateway's request limit
+MAX_HEADER_BYTES = 10_240
+"""API Gateway's limit on the request line and headers together. ``Cookie`` is not counted: on
+localhost a browser sends the cookies of every local app on any port, which the deployed API (its
+own domain) never receives. Beyond this, http.server caps each line at 64 KiB and 100 headers."""
+SOCKET_TIMEOUT_S = 30.0
+"""Longest wait for the next bytes of a request (request line, headers or body)."""
+DRAIN_TIMEOUT_S = 1.0
+"""After the response, werkzeug reads and discards what is left of the request body (so a client
+still sending sees the 413 and not a reset); this long a silence ends that."""
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD_DIST = REPO_ROOT / "dashboard" / "dist"
 CORS_HEADERS = {
@@ -38,10 +63,19 @@ CORS_HEADERS = {
     "Access-Control-Allow-Headers": "Content-Type,X-Api-Key,Authorization",
     "Access-Control-Max-Age": "600",
 }
+HOP_BY_HOP = {"content-length", "connection", "transfer-encoding", "keep-alive"}
 NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>IOps Dashboard (local)</title>
 <h1>IOps Dashboard: local API is running</h1>
 <p>The web dashboard is not built yet: run <code>make dashboard</code> (or <code>make demo</code>).</p>
 <p>API: <a href="/insights/recent">/insights/recent</a>, <a href="/openapi.json">/openapi.json</a></p>"""
+RAW_TARGET = "iops.raw_target"
+"""Environ key: the request target exactly as sent (percent-encoded), set by our request handler."""
+RAW_HEADERS = "iops.raw_headers"
+"""Environ key: the request headers as sent (names in the client's case, duplicates kept)."""
+DIGITS = re.compile(r"[0-9]+")
+MAX_FILE_NAME = 255
+
+Handler = Callable[[dict, Any], dict]
 
 
 def proxy_event(
@@ -77,172 +111,397 @@ def proxy_event(
     }
 
 
-class LocalApi(ThreadingHTTPServer):
-    daemon_threads = True
+class _Raw(Response):
+    """A response that adds no Content-Type of its own (the handler's headers are the headers)."""
 
-    def __init__(self, port: int, api_key: str, host: str = "127.0.0.1", dashboard_dir: Path = DASHBOARD_DIST):
+    default_mimetype = None
+
+
+def json_response(status: int, body: Any, extra_headers: dict[str, str] | None = None) -> Response:
+    headers = {"Content-Type": "application/json", **CORS_HEADERS, **(extra_headers or {})}
+    return _Raw(json.dumps(body), status=status, headers=headers)
+
+
+def _close(response: Response) -> Response:
+    """The request's body may be unread: this connection carries no further request."""
+    response.headers["Connection"] = "close"
+    return response
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class _Request:
+    """What the app needs of one request, from the environ (with our handler's raw values when present)."""
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.environ = environ
+        self.method: str = environ.get("REQUEST_METHOD", "GET")
+        self.target = self._target(environ)
+        self.header_items: list[tuple[str, str]] = list(environ.get(RAW_HEADERS) or self._environ_headers(environ))
+        self.headers = {k: v for k, v in self.header_items}
+        self._lower = {k.lower(): v for k, v in self.header_items}
+
+    @staticmethod
+    def _target(environ: dict[str, Any]) -> str:
+        raw = environ.get(RAW_TARGET)
+        if raw is not None:
+            return raw
+        uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        if uri is not None:  # WSGI strings are latin-1 text of the UTF-8 bytes
+            return uri.encode("latin-1", "replace").decode("utf-8", "replace")
+        path = quote(environ.get("PATH_INFO", "/").encode("latin-1", "replace"), safe="/:@!$&'()*+,;=-._~")
+        query = environ.get("QUERY_STRING", "")
+        return f"{environ.get('SCRIPT_NAME', '')}{path}" + (f"?{query}" if query else "")
+
+    @staticmethod
+    def _environ_headers(environ: dict[str, Any]) -> Iterable[tuple[str, str]]:
+        for key, value in environ.items():
+            if key.startswith("HTTP_"):
+                yield key[5:].replace("_", "-").title(), value
+            elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value != "":
+                yield key.replace("_", "-").title(), value
+
+    def get(self, name: str, default: str = "") -> str:
+        return self._lower.get(name.lower(), default)
+
+    def has(self, name: str, value: str) -> bool:
+        return self._lower.get(name.lower()) == value
+
+    def all(self, name: str) -> list[str]:
+        return [v for k, v in self.header_items if k.lower() == name.lower()]
+
+
+class ApiApp:
+    """The local API Gateway as a WSGI application: ``app(environ, start_response)``."""
+
+    def __init__(
+        self,
+        api_key: str,
+        public_url: str,
+        dashboard_dir: Path = DASHBOARD_DIST,
+        handlers: dict[str, Handler] | None = None,
+        max_payload: int = MAX_PAYLOAD,
+        max_header_bytes: int = MAX_HEADER_BYTES,
+    ) -> None:
         self.api_key = api_key
-        self.dashboard_dir = dashboard_dir
-        self._handlers: dict[str, Callable] = {}
+        self.public_url = public_url.rstrip("/")
+        """What ``config.json`` tells the dashboard: the URL ``iops local`` prints, never the ``Host``."""
+        self.dashboard_dir = Path(dashboard_dir)
+        self.max_payload = max_payload
+        self.max_header_bytes = max_header_bytes
+        self._handlers: dict[str, Handler] = dict(handlers or {})
         self._lock = threading.Lock()
         self.invoking = threading.Lock()
         """One handler call at a time: Powertools keeps the current event on a class attribute shared by
         every resolver in the process (``BaseRouter.current_event``), so concurrent calls would read each
         other's requests (a POST seen with a GET's empty body). In Lambda each call has its own process."""
-        super().__init__((host, port), _RequestHandler)
 
-    @property
-    def base_url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def lambda_handler(self, function: str) -> Callable:
+    def lambda_handler(self, function: str) -> Handler:
         """Import a function's module on first use, as a cold start would."""
         with self._lock:
             if function not in self._handlers:
                 self._handlers[function] = importlib.import_module(FUNCTION_MODULES[function]).handler
             return self._handlers[function]
 
-
-class _RequestHandler(BaseHTTPRequestHandler):
-    server: LocalApi
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's signature
-        log.debug("%s " + format, self.address_string(), *args)
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def do_PUT(self) -> None:
-        self._dispatch("PUT")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
-
-    def do_PATCH(self) -> None:
-        self._dispatch("PATCH")
-
-    def do_HEAD(self) -> None:
-        self._dispatch("HEAD")
-
-    def __getattr__(self, name: str) -> Any:
-        """Any other method (TRACE, QUERY...) gets a JSON 405 or 404 like API Gateway, not http.server's 501 HTML."""
-        if name.startswith("do_"):
-            return lambda: self._dispatch(name[3:])
-        raise AttributeError(name)
-
-    def do_OPTIONS(self) -> None:
-        path = urlsplit(self.path).path
-        if allowed_methods(path):
-            self._send(
-                204,
-                b"",
-                {**CORS_HEADERS, "Access-Control-Allow-Methods": ",".join(sorted(allowed_methods(path) | {"OPTIONS"}))},
-            )
-        else:
-            self._json(404, {"message": f"no route for {path}"})
-
-    def _read_body(self) -> bytes | None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_PAYLOAD:
-            self._json(413, {"message": "Request Too Long"})
-            self.close_connection = True
-            return None
-        return self.rfile.read(length) if length else b""
-
-    def _dispatch(self, method: str) -> None:
-        url = urlsplit(self.path)
-        body = self._read_body()
-        if body is None:
-            return
-        if method == "GET" and self._wants_page(url.path):
-            self._serve_dashboard(url.path)
-            return
-        found = match_route(method, url.path)
-        if found is None:
-            if allowed_methods(url.path):
-                allow = ",".join(sorted(allowed_methods(url.path) | {"OPTIONS"}))
-                self._json(405, {"message": f"{method} not allowed on {url.path}"}, {"Allow": allow})
-            elif method in ("GET", "HEAD") and (url.path == "/" or "." in url.path.rsplit("/", 1)[-1]):
-                self._serve_dashboard(url.path)  # the app's own files: /, /config.json, /assets/...
-            else:
-                self._json(404, {"message": f"no route for {method} {url.path}"})
-            return
-        route, params = found
-        headers = {k: v for k, v in self.headers.items()}
-        if route.api_key and self.headers.get("x-api-key") != self.server.api_key:
-            self._json(403, {"message": "Forbidden"})
-            return
-        event = proxy_event(method, url.path, url.query, headers, body, route, params)
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         try:
-            handler = self.server.lambda_handler(route.function)
-            with self.server.invoking:  # the timeout starts when the invocation does
+            response = self.respond(_Request(environ))
+        except Exception:  # noqa: BLE001 - a bug here must still be a JSON answer, not a dropped connection
+            logger.exception("local API failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            response = _close(json_response(500, {"message": "Internal server error"}))
+        return response(environ, start_response)
+
+    # --- one request -----------------------------------------------------------------------
+
+    def respond(self, req: _Request) -> Response:
+        refused = self._check_framing(req)
+        if refused is not None:
+            return refused
+        try:
+            url = urlsplit(req.target)
+        except ValueError:
+            return _close(json_response(400, {"message": "malformed request target"}))
+        path = f"//{url.netloc}{url.path}" if url.netloc and not url.scheme else url.path
+        body = self._read_body(req)
+        if isinstance(body, Response):
+            return body
+        if req.method == "OPTIONS":
+            return self._preflight(path)
+        if req.method == "GET" and self._wants_page(req, path):
+            return self._serve_dashboard(req, path)
+        found = match_route(req.method, path)
+        if found is None:
+            if allowed_methods(path):
+                allow = ",".join(sorted(allowed_methods(path) | {"OPTIONS"}))
+                return json_response(405, {"message": f"{req.method} not allowed on {path}"}, {"Allow": allow})
+            if req.method in ("GET", "HEAD") and (path == "/" or "." in path.rsplit("/", 1)[-1]):
+                return self._serve_dashboard(req, path)  # the app's own files: /, /config.json, /assets/...
+            return json_response(404, {"message": f"no route for {req.method} {path}"})
+        route, params = found
+        if route.api_key and not req.has("x-api-key", self.api_key):
+            return json_response(403, {"message": "Forbidden"})
+        return self._invoke(route, params, req, path, url.query, body)
+
+    def _check_framing(self, req: _Request) -> Response | None:
+        """Limits API Gateway enforces before any Lambda runs: header size, a well-formed Content-Length."""
+        size = len(req.target) + sum(len(k) + len(v) + 4 for k, v in req.header_items if k.lower() != "cookie")
+        if size > self.max_header_bytes:
+            if len(req.target) > self.max_header_bytes // 2:
+                return _close(json_response(414, {"message": "Request-URI Too Long"}))
+            return _close(json_response(431, {"message": "Request Header Fields Too Large"}))
+        lengths = req.all("Content-Length")
+        if lengths and (len(set(lengths)) > 1 or not all(DIGITS.fullmatch(v.strip()) for v in lengths)):
+            return _close(json_response(400, {"message": "invalid Content-Length header"}))
+        return None
+
+    def _read_body(self, req: _Request) -> bytes | Response:
+        try:
+            stream = get_input_stream(req.environ, max_content_length=self.max_payload)  # 413 if declared too long
+            if not req.environ.get("wsgi.input_terminated"):
+                return stream.read()  # exactly Content-Length bytes (none without one)
+            # A chunked body: werkzeug's maximum would silently truncate it, so count it ourselves.
+            raw, body = req.environ["wsgi.input"], bytearray()
+            while len(body) <= self.max_payload:
+                chunk = raw.read(min(65_536, self.max_payload + 1 - len(body)))
+                if not chunk:
+                    return bytes(body)
+                body += chunk
+            raise RequestEntityTooLarge()
+        except RequestEntityTooLarge:
+            return _close(json_response(413, {"message": "Request Too Long"}))
+        except HTTPException as exc:  # ClientDisconnected: the body ended (or stalled) before its Content-Length
+            if isinstance(exc.__context__, TimeoutError):
+                return _close(json_response(408, {"message": "Request Timeout: the body stopped arriving"}))
+            return _close(json_response(exc.code or 400, {"message": "incomplete request body"}))
+        except TimeoutError:
+            return _close(json_response(408, {"message": "Request Timeout: the body stopped arriving"}))
+        except (OSError, ValueError):  # a malformed chunked body
+            return _close(json_response(400, {"message": "malformed request body"}))
+
+    def _preflight(self, path: str) -> Response:
+        methods = allowed_methods(path)
+        if not methods:
+            return json_response(404, {"message": f"no route for {path}"})
+        allow = ",".join(sorted(methods | {"OPTIONS"}))
+        return _Raw(b"", status=204, headers={**CORS_HEADERS, "Access-Control-Allow-Methods": allow})
+
+    def _invoke(self, route: Any, params: dict, req: _Request, path: str, query: str, body: bytes) -> Response:
+        event = proxy_event(req.method, path, query, dict(req.headers), body, route, params)
+        try:
+            handler = self.lambda_handler(route.function)
+            with self.invoking:  # the timeout starts when the invocation does
                 context = LocalContext(
-                    function_name=f"iops-local-{route.function}", timeout_s=FUNCTION_TIMEOUTS[route.function]
+                    function_name=f"iops-local-{route.function}", timeout_s=FUNCTION_TIMEOUTS.get(route.function, 30.0)
                 )
                 resp = handler(event, context)
-        except Exception:  # noqa: BLE001 - API Gateway answers 502 when the Lambda fails
-            log.exception("handler %s failed", route.function)
-            self._json(502, {"message": "Internal server error"})
-            return
-        out_headers = dict(resp.get("headers") or {})
+            return self._from_lambda(resp)
+        except Exception:  # noqa: BLE001 - API Gateway answers 502 when the Lambda fails or answers nonsense
+            logger.exception("handler %s failed", route.function)
+            return json_response(502, {"message": "Internal server error"})
+
+    @staticmethod
+    def _from_lambda(resp: dict) -> Response:
+        headers = Headers()
+        for k, v in (resp.get("headers") or {}).items():
+            if k.lower() not in HOP_BY_HOP:
+                headers[k] = str(v)
         for k, values in (resp.get("multiValueHeaders") or {}).items():
-            out_headers[k] = ",".join(values)
+            if k.lower() not in HOP_BY_HOP:
+                headers.setlist(k, [str(v) for v in values])
         raw = resp.get("body") or ""
         payload = base64.b64decode(raw) if resp.get("isBase64Encoded") else raw.encode()
-        self._send(int(resp.get("statusCode", 200)), payload, out_headers)
+        return _Raw(payload, status=int(resp.get("statusCode", 200)), headers=headers)
 
-    def _wants_page(self, path: str) -> bool:
+    # --- the dashboard ---------------------------------------------------------------------
+
+    @staticmethod
+    def _wants_page(req: _Request, path: str) -> bool:
         """A browser navigation (HTML, not JSON) to an app route gets the single-page app."""
-        accept = self.headers.get("Accept", "")
+        accept = req.get("Accept")
         return "text/html" in accept and "application/json" not in accept and not path.endswith(".json")
 
-    def _serve_dashboard(self, path: str) -> None:
+    def _static_file(self, path: str) -> Path | None:
+        """The dashboard file ``path`` names, if it is one inside the dashboard directory."""
+        rel = path.lstrip("/")
+        if not rel or "\x00" in rel or any(len(part) > MAX_FILE_NAME for part in rel.split("/")):
+            return None
+        root = self.dashboard_dir.resolve()
+        try:
+            candidate = (root / rel).resolve()
+            return candidate if root in candidate.parents and candidate.is_file() else None
+        except (OSError, ValueError):  # a name the file system refuses (too long, ...) names no file
+            return None
+
+    def _serve_dashboard(self, req: _Request, path: str) -> Response:
         if path == "/config.json":
-            self._json(200, {"apiUrl": self._public_base()})
-            return
-        root = self.server.dashboard_dir
+            return json_response(200, {"apiUrl": self.public_url})
+        root = self.dashboard_dir
         if not (root / "index.html").is_file():
-            if path in ("/", "/index.html") or "text/html" in self.headers.get("Accept", ""):
-                self._send(200, NOT_BUILT.encode(), {"Content-Type": "text/html; charset=utf-8"})
-            else:
-                self._json(404, {"message": f"no route for GET {path}"})
-            return
-        candidate = (root / path.lstrip("/")).resolve()
-        if candidate.is_file() and root.resolve() in candidate.parents:
+            if path in ("/", "/index.html") or "text/html" in req.get("Accept"):
+                return _Raw(NOT_BUILT.encode(), status=200, headers={"Content-Type": "text/html; charset=utf-8"})
+            return json_response(404, {"message": f"no route for GET {path}"})
+        candidate = self._static_file(path)
+        if candidate is not None:
+            try:
+                data = candidate.read_bytes()
+            except OSError:
+                return json_response(404, {"message": f"no route for GET {path}"})
             ctype = mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
             cache = "public, max-age=31536000, immutable" if "/assets/" in path else "no-cache"
-            self._send(200, candidate.read_bytes(), {"Content-Type": ctype, "Cache-Control": cache})
-        elif "." in path.rsplit("/", 1)[-1] and not self._wants_page(path):
-            self._json(404, {"message": f"no route for GET {path}"})
-        else:
-            self._send(
-                200,
-                (root / "index.html").read_bytes(),
-                {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"},
-            )
+            return _Raw(data, status=200, headers={"Content-Type": ctype, "Cache-Control": cache})
+        if "." in path.rsplit("/", 1)[-1] and not self._wants_page(req, path):
+            return json_response(404, {"message": f"no route for GET {path}"})
+        return _Raw(
+            (root / "index.html").read_bytes(),
+            status=200,
+            headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"},
+        )
 
-    def _public_base(self) -> str:
-        host = self.headers.get("Host")
-        return f"http://{host}" if host else self.server.base_url
 
-    def _json(self, status: int, body: Any, extra_headers: dict[str, str] | None = None) -> None:
-        headers = {"Content-Type": "application/json", **CORS_HEADERS, **(extra_headers or {})}
-        self._send(status, json.dumps(body).encode(), headers)
+def make_app(
+    api_key: str,
+    public_url: str = "http://127.0.0.1:8000",
+    dashboard_dir: Path = DASHBOARD_DIST,
+    handlers: dict[str, Handler] | None = None,
+) -> ApiApp:
+    """The local API as a WSGI callable, for a WSGI server or an in-process client (no socket).
 
-    def _send(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
+    ``handlers`` maps a function name (``handlers.definitions.INGEST_FN``...) to a handler to call
+    instead of importing the real one; the real ones read the AWS endpoint from the environment.
+    """
+    return ApiApp(api_key, public_url, dashboard_dir, handlers)
+
+
+class _RequestHandler(WSGIRequestHandler):
+    """werkzeug's handler with bounded reads, JSON errors for malformed requests, and quiet logs."""
+
+    server: BaseWSGIServer
+
+    def setup(self) -> None:
+        self.timeout = getattr(self.server, "socket_timeout", SOCKET_TIMEOUT_S)
+        super().setup()
+
+    def run_wsgi(self) -> None:
         try:
-            self.send_response(status, HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "")
-            for k, v in headers.items():
-                if k.lower() not in ("content-length", "connection", "transfer-encoding"):
-                    self.send_header(k, v)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+            urlsplit(self.path)  # werkzeug's make_environ would raise on e.g. "//[x" (not a valid netloc)
+        except ValueError:
+            self.send_error(400, "Bad request target")
+            return
+        if self.headers.defects:  # a line that is no "Name: value" (what follows it would be lost)
+            self.send_error(400, "Malformed header line")
+            return
+        super().run_wsgi()
+
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        environ[RAW_TARGET] = self.path  # API Gateway routes the encoded path, as the old server did
+        environ[RAW_HEADERS] = list(self.headers.items())  # werkzeug drops names with "_" and the case
+        return environ
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (bad request line, 414, 431...) as JSON like every other error."""
+        short = self.responses.get(code, ("Error", ""))[0]
+        self.log_error("code %d, message %s", code, message)
+        body = json.dumps({"message": message or short}).encode()
+        self.close_connection = True
+        self.send_response(code, short)
+        for key, value in {"Content-Type": "application/json", **CORS_HEADERS}.items():
+            self.send_header(key, value)
+        self.send_header("Connection", "close")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if getattr(self, "command", None) != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """werkzeug's version parses the target again (and raises on one like ``http://[x``)."""
+        logger.debug("%s %r %s %s", self.address_string(), getattr(self, "requestline", ""), code, size)
+
+    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 - werkzeug's signature
+        logger.debug("%s " + message.rstrip(), self.address_string(), *args)
+
+
+def _drain_briefly(app: ApiApp) -> Callable:
+    """``app``, but once its response is written the socket waits at most ``DRAIN_TIMEOUT_S`` for more."""
+
+    def served(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        chunks = app(environ, start_response)
+        try:
+            yield from chunks
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        sock = environ.get("werkzeug.socket")
+        if sock is not None:
+            sock.settimeout(DRAIN_TIMEOUT_S)
+
+    return served
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=128)
+
+
+class LocalApi:
+    """The local API on ``host:port``: ``serve_forever()`` in a thread, ``shutdown()``, ``server_close()``."""
+
+    def __init__(
+        self,
+        port: int,
+        api_key: str,
+        host: str = "127.0.0.1",
+        dashboard_dir: Path = DASHBOARD_DIST,
+        public_url: str | None = None,
+        handlers: dict[str, Handler] | None = None,
+        socket_timeout: float = SOCKET_TIMEOUT_S,
+    ) -> None:
+        sock = _listen(host, port)  # raises OSError (port in use...) instead of werkzeug's sys.exit
+        try:
+            bound_port = sock.getsockname()[1]
+            self.base_url = _url(host, bound_port)
+            """The address this server listens on."""
+            self.wsgi_app = make_app(api_key, public_url or self.base_url, dashboard_dir, handlers)
+            self.server = make_server(
+                host,
+                bound_port,
+                _drain_briefly(self.wsgi_app),
+                threaded=True,
+                request_handler=_RequestHandler,
+                fd=sock.fileno(),
+            )
+        finally:
+            sock.close()  # the server holds its own duplicate of the listening socket
+        self.server.socket_timeout = socket_timeout  # type: ignore[attr-defined]
+
+    @property
+    def public_url(self) -> str:
+        """The URL users are told (and ``config.json`` carries): ``base_url`` unless configured."""
+        return self.wsgi_app.public_url
+
+    @property
+    def api_key(self) -> str:
+        return self.wsgi_app.api_key
+
+    @property
+    def server_address(self) -> tuple:
+        return self.server.server_address
+
+    @property
+    def dashboard_dir(self) -> Path:
+        return self.wsgi_app.dashboard_dir
+
+    def lambda_handler(self, function: str) -> Handler:
+        return self.wsgi_app.lambda_handler(function)
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self.server.serve_forever(poll_interval)
+
+    def shutdown(self) -> None:
+        self.server.shutdown()
+
+    def server_close(self) -> None:
+        self.server.server_close()

@@ -20,6 +20,8 @@ class LocalSystem:
     port: int = 8000
     api_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     host: str = "127.0.0.1"
+    public_url: str | None = None
+    """The URL users reach the system at (printed, in ``config.json``, in alert links); None = http://host:port."""
     extra_env: dict[str, str] = field(default_factory=dict)
     emu: emulator.Emulator | None = None
     api: LocalApi | None = None
@@ -38,8 +40,8 @@ class LocalSystem:
         emulator.apply_environment(self.emu, self.extra_env)
         if self.kinesis:
             self._start_kinesis()
-        self.api = LocalApi(self.port, self.api_key, host=self.host)
-        os.environ.setdefault("DASHBOARD_URL", self.api.base_url)  # alerts link to the insight here
+        self.api = LocalApi(self.port, self.api_key, host=self.host, public_url=self.public_url)
+        os.environ.setdefault("DASHBOARD_URL", self.api.public_url)  # alerts link to the insight here
         assert self.emu.alerts is not None
         self.alerts = local_alerts.AlertForwarder(
             self.emu.client("sqs"), self.emu.client("sns"), self.emu.alerts, webhook=self.alerts_webhook
@@ -81,7 +83,7 @@ class LocalSystem:
     @property
     def url(self) -> str:
         assert self.api is not None
-        return self.api.base_url
+        return self.api.public_url
 
     def stop(self) -> None:
         if self.alerts:

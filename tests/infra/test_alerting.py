@@ -1,4 +1,5 @@
-"""The alerting graph under Pulumi mocks: rule pattern, target, DLQ, KMS, subscriptions per config."""
+"""The alerting graph under Pulumi mocks: rule pattern, target, DLQ, KMS, subscriptions per config,
+and the ops topic that operational alarms use instead of the insight topic."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def test_min_risk_score_config_raises_the_bar(configured) -> None:
 
 def test_target_is_the_topic_with_retries_dlq_and_readable_message(graph) -> None:
     target = graph.one(TARGET, "alerting")
-    topic = graph.one(TOPIC, "alerting")
+    topic = graph.one(TOPIC, "alerting-topic")
     dlq = graph.one(QUEUE, "alerting-dlq")
     assert target.inputs["arn"] == topic.outputs["arn"]
     assert target.inputs["retryPolicy"] == {
@@ -76,7 +77,7 @@ def test_topic_and_dlq_are_encrypted_with_a_rotating_key_events_and_sns_may_use(
     key = graph.one(KEY, "alerting")
     assert key.inputs["enableKeyRotation"] is True
     key_arn = key.outputs["arn"]
-    assert graph.one(TOPIC, "alerting").inputs["kmsMasterKeyId"] == key_arn
+    assert graph.one(TOPIC, "alerting-topic").inputs["kmsMasterKeyId"] == key_arn
     assert graph.one(QUEUE, "alerting-dlq").inputs["kmsMasterKeyId"] == key_arn
     by_service = {
         s["Principal"]["Service"]: set(s["Action"]) for s in statements(key) if "Service" in s.get("Principal", {})
@@ -91,10 +92,11 @@ def test_topic_and_dlq_are_encrypted_with_a_rotating_key_events_and_sns_may_use(
     assert admin["Principal"]["AWS"] == f"arn:aws:iam::{ACCOUNT}:root"
 
 
-def test_only_the_alert_rule_and_this_accounts_alarms_may_publish_to_the_topic(graph) -> None:
+def test_only_the_alert_rule_may_publish_to_the_insight_topic(graph) -> None:
+    """CloudWatch and Budgets publish to the ops topic: the insight topic admits the rule alone."""
     rule = graph.one(RULE, "alerting")
-    topic = graph.one(TOPIC, "alerting")
-    policy = graph.one("aws:sns/topicPolicy:TopicPolicy", "alerting")
+    topic = graph.one(TOPIC, "alerting-topic")
+    policy = graph.one("aws:sns/topicPolicy:TopicPolicy", "alerting-topic-policy")
     assert policy.inputs["arn"] == topic.outputs["arn"]
     allows = [s for s in statements(policy) if s["Effect"] == "Allow"]
     assert allows == [
@@ -105,19 +107,61 @@ def test_only_the_alert_rule_and_this_accounts_alarms_may_publish_to_the_topic(g
             "Action": "sns:Publish",
             "Resource": topic.outputs["arn"],
             "Condition": {"ArnEquals": {"aws:SourceArn": rule.outputs["arn"]}},
-        },
-        *(
-            {
-                "Sid": f"{sid}OfThisAccountPublish",
-                "Effect": "Allow",
-                "Principal": {"Service": service},
-                "Action": "sns:Publish",
-                "Resource": topic.outputs["arn"],
-                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
-            }
-            for sid, service in (("CloudWatchAlarms", "cloudwatch.amazonaws.com"), ("Budgets", "budgets.amazonaws.com"))
-        ),
+        }
     ]
+    assert tls_only(policy, topic)
+
+
+def tls_only(policy, topic) -> bool:
+    return {
+        "Sid": "TlsOnly",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sns:Publish",
+        "Resource": topic.outputs["arn"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    } in statements(policy)
+
+
+def test_the_ops_topic_is_encrypted_and_only_this_accounts_alarms_and_budget_publish(graph) -> None:
+    key = graph.one(KEY, "alerting")
+    topic = graph.one(TOPIC, "alerting-ops-topic")
+    assert topic.inputs["name"] == "iops-dev-ops" and topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
+    policy = graph.one("aws:sns/topicPolicy:TopicPolicy", "alerting-ops-topic-policy")
+    assert policy.inputs["arn"] == topic.outputs["arn"]
+    allows = [s for s in statements(policy) if s["Effect"] == "Allow"]
+    assert allows == [
+        {
+            "Sid": f"{sid}OfThisAccountPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sns:Publish",
+            "Resource": topic.outputs["arn"],
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        }
+        for sid, service in (("CloudWatchAlarms", "cloudwatch.amazonaws.com"), ("Budgets", "budgets.amazonaws.com"))
+    ]
+    assert tls_only(policy, topic)
+
+
+OPS = ["sre@example.com", "platform@example.com"]
+
+
+def test_one_ops_subscription_per_ops_alert_email_on_the_ops_topic_only() -> None:
+    g = run_program("dev", {"opsAlertEmails": OPS, **RECIPIENTS})
+    ops_topic = g.one(TOPIC, "alerting-ops-topic")
+    ops = [s for s in g.of_type(SUB) if s.inputs["topic"] == ops_topic.outputs["arn"]]
+    assert sorted((s.inputs["protocol"], s.inputs["endpoint"]) for s in ops) == sorted(("email", e) for e in OPS)
+    insight_topic = g.one(TOPIC, "alerting-topic")
+    people = {s.inputs["endpoint"] for s in g.of_type(SUB) if s.inputs["topic"] == insight_topic.outputs["arn"]}
+    assert people.isdisjoint(OPS) and set(RECIPIENTS["alertEmails"]) <= people
+
+
+def test_alarm_email_listed_in_ops_alert_emails_is_subscribed_once() -> None:
+    g = run_program("dev", {"opsAlertEmails": OPS, "alarmEmail": OPS[0]})
+    ops_topic = g.one(TOPIC, "alerting-ops-topic")
+    ops = [s.inputs["endpoint"] for s in g.of_type(SUB) if s.inputs["topic"] == ops_topic.outputs["arn"]]
+    assert sorted(ops) == sorted(OPS)
 
 
 def test_dlq_admits_the_rule_and_the_topic_only(graph) -> None:
@@ -131,18 +175,19 @@ def test_dlq_admits_the_rule_and_the_topic_only(graph) -> None:
     }
     assert sources == {
         "events.amazonaws.com": graph.one(RULE, "alerting").outputs["arn"],
-        "sns.amazonaws.com": graph.one(TOPIC, "alerting").outputs["arn"],
+        "sns.amazonaws.com": graph.one(TOPIC, "alerting-topic").outputs["arn"],
     }
 
 
 def test_no_recipients_by_default(graph) -> None:
-    assert [s for s in graph.of_type(SUB) if "alerting" in s.name] == []
+    assert [s for s in graph.of_type(SUB) if "alerting" in s.name] == []  # insight and ops topics alike
 
 
 def test_one_subscription_per_configured_recipient_each_with_the_dlq(configured) -> None:
-    topic = configured.one(TOPIC, "alerting")
+    topic = configured.one(TOPIC, "alerting-topic")
     dlq = configured.one(QUEUE, "alerting-dlq")
-    subs = [s for s in configured.of_type(SUB) if "alerting" in s.name]
+    subs = [s for s in configured.of_type(SUB) if s.inputs["topic"] == topic.outputs["arn"]]
+    assert len(subs) == len([s for s in configured.of_type(SUB) if "alerting" in s.name])  # none on the ops topic
     got = sorted((s.inputs["protocol"], s.inputs["endpoint"]) for s in subs)
     assert got == sorted(
         [("email", e) for e in RECIPIENTS["alertEmails"]]
@@ -161,6 +206,8 @@ def test_one_subscription_per_configured_recipient_each_with_the_dlq(configured)
         ({"alertSmsNumbers": ["5551234"]}, "E.164"),
         ({"alertEmails": ["not-an-address"]}, "e-mail"),
         ({"alertMinRiskScore": 70}, "80-100"),
+        ({"opsAlertEmails": ["ops-at-example.com"]}, "opsAlertEmails"),
+        ({"opsAlertEmails": ["a@example.com", "a@example.com"]}, "twice"),
     ],
 )
 def test_bad_alert_config_fails_the_program(override: dict, message: str) -> None:
@@ -224,4 +271,4 @@ def test_alerting_outputs_are_exported(monkeypatch) -> None:
     exported: dict[str, object] = {}
     monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
     run_program("dev")
-    assert {"alertTopicArn", "eventBusName", "alertDlqUrl"} <= set(exported)
+    assert {"alertTopicArn", "opsTopicArn", "eventBusName", "alertDlqUrl"} <= set(exported)

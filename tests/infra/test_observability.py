@@ -48,8 +48,13 @@ def names(graph: Graph, type_: str, key: str = "name") -> set[str]:
 
 
 def alarm_topic(graph: Graph) -> str:
-    """Alarms notify people through the alerting tier's topic."""
-    return graph.one(TOPIC, "alerting").outputs["arn"]
+    """Alarms notify the people who run the system through the alerting tier's ops topic."""
+    return graph.one(TOPIC, "alerting-ops-topic").outputs["arn"]
+
+
+def insight_topic(graph: Graph) -> str:
+    """The topic HIGH/CRITICAL insights go to (the people who watch the hosts)."""
+    return graph.one(TOPIC, "alerting-topic").outputs["arn"]
 
 
 def metric(namespace: str, name: str, dims: dict[str, str], stat: str, period: int = 300) -> dict:
@@ -168,6 +173,38 @@ def test_every_alarm_metric_statistic_threshold_period_and_action(graph: Graph) 
                 assert strip(got[key]) == strip(value), (name, key)
 
 
+ALARM_ACTION_KEYS = ("alarmActions", "okActions", "insufficientDataActions")
+
+
+@pytest.mark.parametrize(
+    ("stack", "overrides"),
+    [("dev", {}), ("dev", {"streamingEnabled": "true"}), ("prod", {})],
+    ids=["dev", "dev+streaming", "prod"],
+)
+def test_every_alarm_and_the_budget_notify_the_ops_topic_never_the_insight_topic(stack: str, overrides: dict) -> None:
+    """Issue 14, finding 9: the API 5xx alarm (and every other) published to the insight topic,
+    so anyone able to make 5xx could page the people on the insight alerts (SMS included)."""
+    g = run_program(stack, overrides)
+    ops, insights = alarm_topic(g), insight_topic(g)
+    assert ops != insights
+    alarms = g.of_type(ALARM)
+    assert len(alarms) >= 24 and "iops-" + stack + "-api-5xx" in {a.inputs["name"] for a in alarms}
+    for alarm in alarms:
+        actions = [arn for key in ALARM_ACTION_KEYS for arn in alarm.inputs.get(key) or []]
+        assert actions == [ops], alarm.inputs["name"]
+    (budget,) = g.of_type("aws:budgets/budget:Budget")
+    for n in budget.inputs["notifications"]:
+        assert n["subscriberSnsTopicArns"] == [ops]
+    everything = json.dumps([r.inputs for r in g.of_type(ALARM) + g.of_type("aws:budgets/budget:Budget")])
+    assert insights not in everything
+    subs = g.of_type("aws:sns/topicSubscription:TopicSubscription")
+    on_insights = {s.inputs["endpoint"] for s in subs if s.inputs["topic"] == insights}
+    on_ops = {s.inputs["endpoint"] for s in subs if s.inputs["topic"] == ops}
+    if stack == "prod":  # Pulumi.prod.yaml: alarmEmail ops@, alertEmails oncall@ (+ SMS, webhook)
+        assert on_ops == {"ops@example.com"} and "ops@example.com" not in on_insights
+        assert "oncall@example.com" in on_insights and "oncall@example.com" not in on_ops
+
+
 def test_the_issue_thresholds_are_the_defaults(graph: Graph) -> None:
     alarms = {a.inputs["name"]: a.inputs for a in graph.of_type(ALARM)}
     assert alarms["iops-dev-ingest-error-rate"]["threshold"] == 5
@@ -191,6 +228,7 @@ def test_alarm_email_subscribes_and_is_a_budget_subscriber() -> None:
     g = run_program("dev", {"alarmEmail": "ops@example.com", "monthlyBudgetUsd": "120"})
     sub = g.one("aws:sns/topicSubscription:TopicSubscription", "alarms-email").inputs
     assert (sub["protocol"], sub["endpoint"]) == ("email", "ops@example.com")
+    assert sub["topic"] == alarm_topic(g)
     (budget,) = g.of_type("aws:budgets/budget:Budget")
     assert budget.inputs["limitAmount"] == "120"
     assert all(n["subscriberEmailAddresses"] == ["ops@example.com"] for n in budget.inputs["notifications"])
@@ -230,8 +268,9 @@ def test_without_alerting_its_own_topic_is_encrypted_and_lets_cloudwatch_and_bud
     assert set(stmt["Principal"]["Service"]) == services and stmt["Resource"] == topic.outputs["arn"]
 
 
-def test_with_alerting_alarms_share_its_topic_and_no_second_topic_exists(graph: Graph) -> None:
+def test_with_alerting_alarms_use_its_ops_topic_and_the_tier_makes_none(graph: Graph) -> None:
     assert not [t for t in graph.of_type(TOPIC) if "alarms" in t.name]
+    assert {t.inputs["name"] for t in graph.of_type(TOPIC)} == {"iops-dev-alerts", "iops-dev-ops"}
     key_policy = graph.one("aws:kms/key:Key", "alerting").json_input("policy")
     assert {s["Principal"]["Service"] for s in key_policy["Statement"] if "Service" in s["Principal"]} >= {
         "cloudwatch.amazonaws.com",
@@ -368,14 +407,14 @@ def test_no_sagemaker_dashboard_without_the_endpoint(graph: Graph) -> None:
 
 
 def sagemaker_program() -> None:
-    """An endpoint and an observability tier watching it, with the alerting tier's topic given."""
+    """An endpoint and an observability tier watching it, with the alerting tier's ops topic given."""
     ml = MlTrainingTier(
         "ml", MlTrainingArgs(prefix="iops-dev", endpoint_enabled=True, model_data_url="s3://bucket/model.tar.gz")
     )
     tier = ObservabilityTier(
         "observability",
         bare_args(
-            alarm_topic_arn="arn:aws:sns:us-east-1:123456789012:iops-dev-alerts",
+            alarm_topic_arn="arn:aws:sns:us-east-1:123456789012:iops-dev-ops",
             sagemaker_endpoint_name=ml.endpoint_name,
         ),
     )
@@ -389,11 +428,11 @@ def test_sagemaker_dashboard_names_the_endpoint_and_alarms_use_a_given_topic() -
     assert {m for _, m, _ in seen} >= {"Invocations", "ModelLatency", "Invocation5XXErrors", "InvocationsPerInstance"}
     assert not g.of_type(TOPIC) and not g.of_type("aws:kms/key:Key")  # the given topic, none of its own
     assert all(
-        a.inputs["alarmActions"] == ["arn:aws:sns:us-east-1:123456789012:iops-dev-alerts"] for a in g.of_type(ALARM)
+        a.inputs["alarmActions"] == ["arn:aws:sns:us-east-1:123456789012:iops-dev-ops"] for a in g.of_type(ALARM)
     )
     (budget,) = g.of_type("aws:budgets/budget:Budget")
     assert budget.inputs["notifications"][0]["subscriberSnsTopicArns"] == [
-        "arn:aws:sns:us-east-1:123456789012:iops-dev-alerts"
+        "arn:aws:sns:us-east-1:123456789012:iops-dev-ops"
     ]
 
 
