@@ -162,7 +162,7 @@ def _check_value(name: str, value: Any) -> str | None:
 def validate_metric(raw: Any) -> Metric:
     """One metric object, or ValueError listing everything wrong with it."""
     if not isinstance(raw, dict):
-        raise ValueError("each metric must be a JSON object")
+        raise InvalidMetric(["each metric must be a JSON object"])
     errors: list[str] = []
     hostname = raw.get("hostname")
     if not isinstance(hostname, str) or not HOSTNAME_RE.fullmatch(hostname):

@@ -1,7 +1,8 @@
 """A switchable HTTP proxy for the connection-status test.
 
-It forwards every request to the real ``iops local`` (keeping the browser's ``Host`` header, so
-the ``/config.json`` that ``iops local`` generates points the app at the proxy). Switched to
+It forwards every request to the real ``iops local``, except ``/config.json``: that one it answers
+itself with its own URL, so the app talks to the proxy (``iops local``'s config.json names
+``iops local``'s configured URL, never the request's ``Host``). Switched to
 ``failing``, it stops answering: it accepts the connection and closes it without a response,
 which the browser sees as a network error, like a server that went away.
 """
@@ -9,6 +10,7 @@ which the browser sees as a network error, like a server that went away.
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -35,6 +37,9 @@ class _Handler(BaseHTTPRequestHandler):
         if failing:
             self.close_connection = True  # no status line, no body: "the server stopped answering"
             return
+        if self.path == "/config.json":
+            self._answer(200, json.dumps({"apiUrl": proxy.url}).encode(), {"Content-Type": "application/json"})
+            return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
@@ -52,6 +57,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
         finally:
             conn.close()
+
+    def _answer(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
     do_GET = do_POST = do_OPTIONS = do_PUT = do_DELETE = _forward
 

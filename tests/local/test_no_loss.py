@@ -313,3 +313,11 @@ def test_replay_of_a_failed_batch_rescores_it(aws, ddb) -> None:
     for event in replay.replay_events(items):
         process_batch(proc, event["Records"], time.monotonic() + 30, replay=True)
     assert all_insights(ddb) == first
+
+
+@pytest.mark.parametrize(
+    "raw", [b"[[1]]", b'{"metrics": [[[[1]]]]}', b"[" * 5000 + b"]" * 5000, b'{"a":' * 5000 + b"1" + b"}" * 5000]
+)
+def test_nested_json_is_a_400(aws, raw: bytes) -> None:
+    status, body = call("POST", "/metrics", raw=raw)
+    assert status == 400 and body["message"], body
