@@ -41,7 +41,7 @@ test-fast: install
 	$(BIN)/pytest -m "not slow and not e2e"
 
 model: install
-	$(BIN)/iops train generate --out build/ml-data && $(BIN)/iops train local --data build/ml-data --model-dir build/ml-model --ship
+	$(MAKE) corpus && $(BIN)/iops train generate --out build/ml-data/generated && $(BIN)/iops train local --data build/ml-data/generated --data ../shared/nab --data build/gencorpus --model-dir build/ml-model --ship
 
 # Measurements, not tests: detector throughput + evaluation wall time, one AI batch, InfiniBand aggregation.
 bench: install
@@ -49,6 +49,11 @@ bench: install
 	$(BIN)/python benchmarks/ai_batch.py
 	$(BIN)/python benchmarks/ib_aggregation.py
 	$(BIN)/python benchmarks/threshold_transfer.py
+
+# A generated, labelled NAB-layout corpus unlike ../shared/nab (fixed seed): iops evaluate --corpus build/gencorpus
+.PHONY: corpus
+corpus: install
+	$(BIN)/python -m detectors.gencorpus --out build/gencorpus
 
 clean:
 	rm -rf .iops-build dashboard/dist .pytest_cache

@@ -2,8 +2,10 @@
 
 Regenerate the shipped default model (what the ``model`` make target runs)::
 
-    iops train generate --out build/ml-data
-    iops train local --data build/ml-data --model-dir build/ml-model --ship
+    make corpus                                   # build/gencorpus, the generated NAB-layout corpus
+    iops train generate --out build/ml-data/generated
+    iops train local --data build/ml-data/generated --data ../shared/nab --data build/gencorpus \
+        --model-dir build/ml-model --ship
 """
 
 from __future__ import annotations
@@ -37,7 +39,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=run_export)
 
     loc = tsub.add_parser("local", help="train here (needs the 'train' extra: torch)")
-    loc.add_argument("--data", required=True, type=Path)
+    loc.add_argument(
+        "--data",
+        required=True,
+        type=Path,
+        action="append",
+        help="data directory: host CSVs (iops train generate) or a NAB-layout corpus; repeat for several",
+    )
+    loc.add_argument(
+        "--exclude-category",
+        action="append",
+        default=[],
+        help="leave this category (NAB folder, or 'generated') out of training; repeat for several",
+    )
     loc.add_argument("--model-dir", required=True, type=Path)
     loc.add_argument("--ship", action="store_true", help=f"also copy the artifact to {SHIPPED}.{{npz,json}}")
     loc.add_argument("--epochs", type=int)
@@ -45,6 +59,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     loc.add_argument("--window", type=int)
     loc.add_argument("--seed", type=int)
     loc.set_defaults(func=run_local)
+
+    c = tsub.add_parser("cv", help="cross-validate the LSTM on a corpus it trains on: one model per left-out category")
+    c.add_argument("--data", required=True, type=Path, action="append", help="training data (repeat); as for local")
+    c.add_argument("--corpus", required=True, type=Path, help="NAB-layout corpus to score (one of the --data)")
+    c.add_argument("--out", required=True, type=Path, help="fold models and cv.json go here")
+    c.add_argument("--with", dest="others", action="append", default=None, help="also score D and D+lstm")
+    c.add_argument("--epochs", type=int)
+    c.add_argument("--seed", type=int)
+    c.set_defaults(func=run_cv)
 
     la = tsub.add_parser("launch", help="run the training script as a SageMaker training job")
     la.add_argument("--data", required=True, type=Path, help="local data directory to upload")
@@ -95,6 +118,8 @@ def run_local(args: argparse.Namespace) -> int:
         print(f"local training needs torch: pip install -e '.[train]' ({exc})", file=sys.stderr)
         return 2
     overrides = {k: getattr(args, k) for k in ("epochs", "hidden", "window", "seed") if getattr(args, k) is not None}
+    if args.exclude_category:
+        overrides["exclude_categories"] = ",".join(args.exclude_category)
     meta = train(args.data, args.model_dir, Hyperparameters(**overrides), log=lambda line: print(line, flush=True))
     if args.ship:
         SHIPPED.parent.mkdir(parents=True, exist_ok=True)
@@ -102,6 +127,24 @@ def run_local(args: argparse.Namespace) -> int:
             shutil.copy2(args.model_dir / f"model{suffix}", SHIPPED.with_suffix(suffix))
         print(f"shipped as {SHIPPED}.npz/.json")
     print(json.dumps({k: meta["training"][k] for k in ("epochs_run", "best_val_loss", "seconds")}))
+    return 0
+
+
+def run_cv(args: argparse.Namespace) -> int:
+    try:
+        from training.cv import cross_validate_lstm
+        from training.train import Hyperparameters
+    except ImportError as exc:
+        print(f"cross-validation trains models and needs torch: pip install -e '.[train]' ({exc})", file=sys.stderr)
+        return 2
+    overrides = {k: getattr(args, k) for k in ("epochs", "seed") if getattr(args, k) is not None}
+    others = args.others if args.others is not None else ["statistical"]
+    out = cross_validate_lstm(
+        args.data, args.corpus, args.out, Hyperparameters(**overrides), others, log=lambda line: print(line, flush=True)
+    )
+    for name, entry in out["detectors"].items():
+        print(f"{name:24s} " + "  ".join(f"{p} {v['score']}" for p, v in entry["cv"].items()))
+    print(f"wrote {args.out / 'cv.json'}")
     return 0
 
 

@@ -1,13 +1,15 @@
 """Built-in lstm detector: the exported LSTM forecaster, run in numpy (no torch in the Lambda).
 
-Per-series state (JSON): the recurrent window (the last ``window`` raw values) and the series'
-running surprise statistics (see `detectors.lstm_model`). A batch of points is forecast in one
-vectorised pass, so a batch costs little more than one point. The first ``window`` points of a
-series, and the following ``warmup`` ones, score 0.
+Per-series state (JSON, about 1 KB): the recurrent window (the last ``window`` raw values) and
+the calibration's running figures (residual scale, level, records, envelope; see
+`detectors.lstm_model`). A batch of points is forecast in one vectorised pass, so a batch costs
+little more than one point. The first ``window`` points of a series, and the following
+``warmup`` ones, score 0.
 
 The model is the shipped default (``detectors/models/lstm-default.{npz,json}``, made by
-``iops train local`` with the generator's data and a fixed seed) unless ``IOPS_LSTM_MODEL``
-names another artifact (path of the ``.json``/``.npz`` or their common stem).
+``make model``: ``iops train local`` on the generator's data, the NAB development corpus and the
+generated NAB-layout corpus, fixed seed) unless ``IOPS_LSTM_MODEL`` names another artifact
+(path of the ``.json``/``.npz`` or their common stem).
 """
 
 from __future__ import annotations

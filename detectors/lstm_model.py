@@ -6,25 +6,25 @@ folder so a SageMaker endpoint serves exactly the same arithmetic.
 
 Artifact = ``<stem>.npz`` (float32 weights, PyTorch names: ``weight_ih_l0``, ``weight_hh_l0``,
 ``bias_ih_l0``, ``bias_hh_l0``, ... ``head_weight``, ``head_bias``) + ``<stem>.json`` (schema
-version, window, hidden size, layers, normalisation floors, error calibration, training facts).
+version, window, hidden size, layers, normalisation floors, calibration parameters, training facts).
 
 Scoring one value happens in two layers:
 
 1. The model (stateless given the earlier values; what a SageMaker endpoint serves): take the
    ``window`` values before it, normalise them by their own mean and (floored) standard
-   deviation, forecast the next normalised value, and measure the absolute error in those units.
-   The calibration fitted on normal validation points turns the error into a tail probability
-   p and a *surprise* ``-log10 p`` (about 0.43 on average for ordinary points).
-2. Per series (`likelihood_scores`, state kept by the detector): the mean surprise of the last
-   ``short`` points is compared with the series' own long-run surprise (exponentially weighted
-   mean and variance), as in Numenta's anomaly likelihood, so a noisy series does not alarm all
-   the time and one quiet series' first jump does. The resulting z gives a tail probability q,
-   and the score is ``1 - (1 + x)^-2`` with ``x = max(0, -log10 q - floor) / span``: 0 for
-   ordinary stretches, rising smoothly without reaching 1 (no ties at the top, which a threshold
-   sweep could not separate). The shipped floor 2 and span 30 put 0.5 at q = 1e-14 (z about 7.7),
-   so the score is on the statistical detector's scale and ``max`` combines them usefully
-   (docs/ml.md has the measurements). Surprises are capped at ``cap`` and the long-run variance
-   floored at ``min_var``, so one wild error or a perfectly flat series cannot dominate.
+   deviation, forecast the next normalised value and map it back to the series' units. Its
+   output per value is the forecast *residual* ``value - forecast`` (``surprise`` in the
+   endpoint protocol; None while fewer than ``window`` earlier values are known).
+2. Per series (`likelihood_scores`, state kept by the detector): the calibration that makes one
+   threshold serve every series, the same as the statistical detector's. The residual is
+   divided by a robust running scale ``b`` (Huber-clipped mean absolute residual) and
+   log-compressed, ``u = log(1 + |r| / b)``; ``u`` is averaged over 1 and 10 points and each
+   average is divided by its own fading record (the highest value seen, fading by ``memory``
+   per point). Range novelty adds the value, and its 10-point mean, leaving the envelope of
+   the series' recent values (extremes fading toward a clipped EWMA level), measured in
+   envelope widths: ``1 + excess / width``. Both read "1 = as extreme as anything recently
+   seen on this series". Score = ``e / (1 + e)`` of the strongest evidence ``e``, in [0, 1).
+   The first ``warmup`` residuals of a series score 0.
 """
 
 from __future__ import annotations
@@ -37,12 +37,16 @@ from typing import Any
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: the per-series layer is the record calibration (1 was a surprise likelihood); loaders refuse others."""
 INPUT_CLIP = 10.0
-"""Normalised inputs are clipped so one wild value cannot saturate every gate."""
-CHUNK = 64
-"""Windows forecast at once. Small on purpose: bigger matmuls make OpenBLAS spread them over
-threads, which on a shared 2-core box (or a Lambda's single vCPU) made a 20,000-point series 3x slower."""
+"""Normalised inputs (and training targets) are clipped so one wild value cannot saturate every gate."""
+CHUNK = 128
+"""Windows forecast at once: a stream batch (100 points) in one pass. Not more: bigger matmuls
+make OpenBLAS spread them over threads, which on a shared 2-core box (or a Lambda's single vCPU)
+made a 20,000-point series 3x slower (measured with hidden 32 and chunks of 64 vs more)."""
+SCALES = (1.0, 10.0)
+"""Averaging horizons (points) of the log residual and of the value in the range novelty."""
 
 
 def normalise(windows: np.ndarray, rel_floor: float, abs_floor: float) -> tuple[np.ndarray, np.ndarray]:
@@ -53,16 +57,13 @@ def normalise(windows: np.ndarray, rel_floor: float, abs_floor: float) -> tuple[
     return mean, scale
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
-
-
 @dataclass(slots=True)
 class LstmModel:
-    """The exported forecaster and its calibration, in float64 numpy."""
+    """The exported forecaster and its calibration parameters, in float64 numpy."""
 
     meta: dict[str, Any]
     weights: dict[str, np.ndarray]
+    _layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
     @property
     def window(self) -> int:
@@ -85,6 +86,26 @@ class LstmModel:
             weights = {k: npz[k].astype(np.float64) for k in npz.files}
         return cls(meta, weights)
 
+    def _prepared(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per layer (W_ih^T, W_hh^T, bias) with the sigmoid gates' columns halved.
+
+        ``sigmoid(x) = (1 + tanh(x / 2)) / 2``: with the input, forget and output gate columns
+        pre-scaled by 1/2, one ``tanh`` over all four gates replaces four transcendental calls.
+        """
+        if self._layers is None:
+            hidden = int(self.meta["hidden"])
+            half = np.ones(4 * hidden)
+            half[: 2 * hidden] = 0.5
+            half[3 * hidden :] = 0.5
+            layers = []
+            for layer in range(int(self.meta["layers"])):
+                w_ih = self.weights[f"weight_ih_l{layer}"].T * half
+                w_hh = np.ascontiguousarray(self.weights[f"weight_hh_l{layer}"].T * half)
+                bias = (self.weights[f"bias_ih_l{layer}"] + self.weights[f"bias_hh_l{layer}"]) * half
+                layers.append((w_ih, w_hh, bias))
+            self._layers = layers
+        return self._layers
+
     def forecast(self, windows: np.ndarray) -> np.ndarray:
         """Next normalised value for each already-normalised window, shape (B, T) -> (B,)."""
         out = np.empty(len(windows))
@@ -94,72 +115,60 @@ class LstmModel:
 
     def _forecast(self, windows: np.ndarray) -> np.ndarray:
         hidden = int(self.meta["hidden"])
-        layers = int(self.meta["layers"])
+        layers = self._prepared()
         seq = windows[:, :, None]  # (B, T, 1)
-        for layer in range(layers):
-            w_ih = self.weights[f"weight_ih_l{layer}"].T
-            w_hh = self.weights[f"weight_hh_l{layer}"].T
-            bias = self.weights[f"bias_ih_l{layer}"] + self.weights[f"bias_hh_l{layer}"]
+        h = np.zeros((len(seq), hidden))
+        for index, (w_ih, w_hh, bias) in enumerate(layers):
             x_proj = seq @ w_ih + bias  # all time steps' input terms at once
             h = np.zeros((len(seq), hidden))
             c = np.zeros((len(seq), hidden))
-            last = layer == layers - 1
+            last = index == len(layers) - 1
             outputs = None if last else np.empty((len(seq), seq.shape[1], hidden))
             for t in range(seq.shape[1]):
-                gates = x_proj[:, t] + h @ w_hh
-                i = _sigmoid(gates[:, :hidden])
-                f = _sigmoid(gates[:, hidden : 2 * hidden])
-                g = np.tanh(gates[:, 2 * hidden : 3 * hidden])
-                o = _sigmoid(gates[:, 3 * hidden :])
-                c = f * c + i * g
-                h = o * np.tanh(c)
+                z = np.tanh(x_proj[:, t] + h @ w_hh)
+                gate = 0.5 + 0.5 * z  # sigmoid of the (pre-halved) i, f, o gates; column block 2 is unused
+                c = gate[:, hidden : 2 * hidden] * c + gate[:, :hidden] * z[:, 2 * hidden : 3 * hidden]
+                h = gate[:, 3 * hidden :] * np.tanh(c)
                 if outputs is not None:
                     outputs[:, t] = h
             if outputs is not None:
                 seq = outputs
         return h @ self.weights["head_weight"][0] + self.weights["head_bias"][0]
 
-    def errors(self, context: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """Absolute forecast error of each of ``values`` (in window-scale units), given earlier ``context``.
+    def forecasts(self, context: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Forecast of each of ``values`` in the series' units, given earlier ``context``.
 
         Values with fewer than ``window`` earlier values get NaN (not enough history yet).
         """
         w = self.window
         series = np.concatenate([np.asarray(context, float)[-w:], np.asarray(values, float)])
         first = len(series) - len(values)
-        err = np.full(len(values), np.nan)
+        out = np.full(len(values), np.nan)
         start = max(first, w)
         if start >= len(series):
-            return err
+            return out
         windows = np.lib.stride_tricks.sliding_window_view(series[:-1], w)[start - w :]
-        targets = series[start:]
         norm = self.meta["normalisation"]
         mean, scale = normalise(windows, norm["rel_floor"], norm["abs_floor"])
         x = np.clip((windows - mean[:, None]) / scale[:, None], -INPUT_CLIP, INPUT_CLIP)
-        err[start - first :] = np.abs((targets - mean) / scale - self.forecast(x))
-        return err
-
-    def tail_probability(self, errors: np.ndarray) -> np.ndarray:
-        """P(error >= e) under the calibration: empirical quantiles, then a fitted exponential tail."""
-        cal = self.meta["calibration"]
-        probs = np.asarray(cal["probs"], float)
-        quantiles = np.asarray(cal["quantiles"], float)
-        e = np.nan_to_num(np.asarray(errors, float), nan=0.0)
-        body = 1.0 - np.interp(e, quantiles, probs, left=0.0)
-        tail = (1.0 - probs[-1]) * np.exp(-(e - quantiles[-1]) / cal["tail_scale"])
-        return np.where(e > quantiles[-1], tail, body)
+        out[start - first :] = mean + scale * self.forecast(x)
+        return out
 
     def surprise(self, context: list[float], values: list[float]) -> list[float | None]:
-        """``-log10`` tail probability of each value's forecast error; None while history is short."""
+        """Forecast residual ``value - forecast`` of each of ``values``; None while history is short.
+
+        This is what the SageMaker endpoint answers (stateless); the per-series calibration
+        (`likelihood_scores`) turns residuals into scores.
+        """
         if not values:
             return []
-        errors = self.errors(np.asarray(context, float), np.asarray(values, float))
-        s = -np.log10(np.maximum(self.tail_probability(errors), 1e-300))
-        return [None if np.isnan(e) else round(float(x), 9) for e, x in zip(errors, s, strict=True)]
+        v = np.asarray(values, float)
+        resid = v - self.forecasts(np.asarray(context, float), v)
+        return [None if np.isnan(r) else round(float(r), 9) for r in resid]
 
     def score_values(self, state: dict[str, Any], values: list[float]) -> list[float]:
         """Scores of ``values`` for a series whose detector state is ``state`` (updated in place)."""
-        scores = likelihood_scores(state, self.surprise(state["context"], values), self.meta["likelihood"])
+        scores = likelihood_scores(state, self.surprise(state["context"], values), self.meta["likelihood"], values)
         advance_context(state, values, self.window)
         return scores
 
@@ -170,42 +179,82 @@ def advance_context(state: dict[str, Any], values: list[float], keep: int) -> No
 
 
 def new_series_state() -> dict[str, Any]:
-    """Per-series state: the recurrent window of raw values and the surprise statistics."""
-    return {"context": [], "recent": [], "n": 0, "mean": ORDINARY_SURPRISE[0], "var": ORDINARY_SURPRISE[1]}
+    """Per-series state: the recurrent window of raw values and the calibration's running figures."""
+    k = len(SCALES)
+    return {
+        "context": [],
+        "n": 0,
+        "level": None,
+        "b": 0.0,
+        "avg": [0.0] * k,
+        "rec": [0.0] * k,
+        "sm": [0.0] * k,
+        "hi": [0.0] * k,
+        "lo": [0.0] * k,
+    }
 
 
-ORDINARY_SURPRISE = (1 / math.log(10), 1 / math.log(10) ** 2)
-"""Mean and variance of -log10 p for a uniform p: the prior before a series has history."""
+def _clip(e: float, limit: float) -> float:
+    return max(-limit, min(limit, e))
 
 
-def _normal_surprise(z: float) -> float:
-    """-log10 P(Z >= z) for a standard normal, without underflow for large z."""
-    if z < 8.0:
-        return -math.log10(0.5 * math.erfc(z / math.sqrt(2)))
-    return z * z / (2 * math.log(10)) + math.log10(z * math.sqrt(2 * math.pi))  # Mills ratio asymptote
+def likelihood_scores(
+    state: dict[str, Any],
+    surprises: list[float | None],
+    params: dict[str, Any],
+    values: list[float] | None = None,
+) -> list[float]:
+    """Per-series calibration of forecast residuals (None = not enough history); updates ``state``.
 
-
-def likelihood_scores(state: dict[str, Any], surprises: list[float | None], params: dict[str, Any]) -> list[float]:
-    """Per-series anomaly likelihood over surprises (None = warm-up); updates ``state`` in place."""
-    short, alpha, warmup = int(params["short"]), float(params["alpha"]), int(params["warmup"])
-    recent, n, mean, var = state["recent"], state["n"], state["mean"], state["var"]
+    ``values`` are the scored values themselves, needed by the range novelty; without them
+    (a caller that only has the endpoint's residuals) only the residual evidence scores.
+    The name is historical (the schema-1 layer was a surprise likelihood); the SageMaker
+    detector calls it with the endpoint's answers.
+    """
+    memory, warmup = float(params["memory"]), int(params["warmup"])
+    scale_alpha, level_alpha, clip = float(params["scale_alpha"]), float(params["level_alpha"]), float(params["clip"])
+    rel_floor = float(params["rel_floor"])
+    n, level, b = state["n"], state["level"], state["b"]
+    avg, rec, sm, hi, lo = state["avg"], state["rec"], state["sm"], state["hi"], state["lo"]
+    steps = [1.0 / k for k in SCALES]
     out: list[float] = []
-    for s in surprises:
-        if s is None:
+    for i, r in enumerate(surprises):
+        x = None if values is None else float(values[i])
+        if r is None or not math.isfinite(r):
             out.append(0.0)
             continue
-        s = min(s, params["cap"])  # one wild error must not dominate the short mean or blind the long one
-        recent.append(s)
-        del recent[:-short]
-        score = 0.0
+        if level is None:
+            level = x if x is not None else 0.0
+            sm[:] = hi[:] = lo[:] = [level] * len(SCALES)
+        floor = rel_floor * abs(level) + 1e-9  # flat series: any change is news, not a division by 0
+        e = abs(r)
+        if n < warmup:
+            # the scale is a plain running mean that includes this residual, so the first residuals
+            # (scale still ~0) cannot set a record that would mask the series for weeks
+            b += (e - b) / (n + 1)
+        u = math.log1p(e / max(b, floor))
+        ratio = 0.0
+        for k, step in enumerate(steps):
+            avg[k] += step * (u - avg[k])
+            if n >= warmup:
+                ratio = max(ratio, avg[k] / (rec[k] + 1e-9))
+            rec[k] = max(rec[k] * memory, avg[k])
+        if x is not None:
+            for k, step in enumerate(steps):
+                sm[k] += step * (x - sm[k])
+                if n >= warmup:
+                    beyond = max(sm[k] - hi[k], lo[k] - sm[k])
+                    if beyond > 0:
+                        ratio = max(ratio, 1.0 + beyond / (hi[k] - lo[k] + floor))
+                # the envelope fades toward the level, so old extremes stop masking new ones
+                hi[k] = max(sm[k], level + (hi[k] - level) * memory)
+                lo[k] = min(sm[k], level + (lo[k] - level) * memory)
+        lim = clip * max(b, floor)
         if n >= warmup:
-            z = (sum(recent) / len(recent) - mean) / math.sqrt(max(var, params["min_var"]) / len(recent))
-            excess = max(0.0, _normal_surprise(z) - params["floor"]) / params["span"]
-            score = 1.0 - (1.0 + excess) ** -2
-        out.append(score)
+            b += scale_alpha * (min(e, lim) - b)
+        if x is not None:
+            level += level_alpha * _clip(x - level, lim)
         n += 1
-        delta = s - mean
-        mean += alpha * delta
-        var = (1 - alpha) * (var + alpha * delta * delta)
-    state.update(n=n, mean=mean, var=var)
+        out.append(ratio / (1.0 + ratio))
+    state.update(n=n, level=level, b=b)
     return out

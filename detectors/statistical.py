@@ -61,6 +61,15 @@ WARMUP = 30
 """Points before any score (the scale estimate needs a few residuals)."""
 DEFAULT_THRESHOLD = 0.5268
 """NAB-optimised threshold (standard profile, ``iops evaluate --corpus ../shared/nab``)."""
+NOISE_Z = 4.42
+"""The envelope is never narrower than this many noise standard deviations either side of its
+middle (the two-sided Gaussian tail of 1e-5: what noise reaches once in 100,000 points), the
+noise standard deviation of each smoothed value being estimated from the level's mean absolute
+residual. Without this floor a young or quiet series alarms whenever noise sets a new extreme."""
+NOISE_FLOOR = (1.877, 0.977)
+"""A record never counts as lower than what Gaussian noise reaches once in 100,000 points, per
+surprise scale: the 1 - 1e-5 quantile of ``log(1 + |z| / E|z|)`` and of its 10-point EWMA
+(simulated, 4 million draws), for the same reason."""
 
 NBINS = int(DAY_S // BIN_S)
 WEEK_S = 7 * DAY_S
@@ -109,6 +118,9 @@ class StatisticalDetector:
         prof, avg, rec = state["prof"], state["avg"], state["rec"]
         week, b_week = state["week"], state["b_week"]
         weights = [1.0 / k for k in SCALES]
+        # noise sd of each smoothed value per unit of the level's mean absolute residual (Gaussian)
+        reach_per_b = [NOISE_Z * math.sqrt(math.pi / 2) * math.sqrt(w / (2.0 - w)) for w in weights]
+        noise_floor = NOISE_FLOOR
         out: list[float] = []
         for p in points:
             x, t = p.value, p.timestamp
@@ -142,14 +154,17 @@ class StatisticalDetector:
             for i, w in enumerate(weights):
                 avg[i] += w * (u - avg[i])
                 if n >= WARMUP:
-                    ratio = max(ratio, avg[i] / (rec[i] + 1e-9))
+                    ratio = max(ratio, avg[i] / (max(rec[i], noise_floor[i]) + 1e-9))
                 rec[i] = max(rec[i] * fade, avg[i])
             for i, w in enumerate(weights):
                 sm[i] += w * (x - sm[i])
                 if n >= WARMUP:
-                    beyond = max(sm[i] - hi[i], lo[i] - sm[i])
+                    # never narrower than what noise itself reaches around the envelope's middle
+                    reach, mid = reach_per_b[i] * max(b_level, floor), 0.5 * (hi[i] + lo[i])
+                    top, bottom = max(hi[i], mid + reach), min(lo[i], mid - reach)
+                    beyond = max(sm[i] - top, bottom - sm[i])
                     if beyond > 0:
-                        ratio = max(ratio, 1.0 + beyond / (hi[i] - lo[i] + floor))
+                        ratio = max(ratio, 1.0 + beyond / (top - bottom + floor))
                 # the envelope fades toward the level, so old extremes stop masking new ones
                 hi[i] = max(sm[i], level + (hi[i] - level) * fade)
                 lo[i] = min(sm[i], level + (lo[i] - level) * fade)

@@ -2,12 +2,13 @@
 
 The model is the same framework-free artifact the built-in detector runs, scored by the same
 ``lstm_model`` module (copied beside this file into the model's ``code/`` folder), so the
-endpoint and the Lambda fallback give the same scores for the same input.
+endpoint and the Lambda fallback give the same forecasts for the same input.
 
-The endpoint is stateless: it answers the model's *surprise* (``-log10`` tail probability of
-the forecast error, null while fewer than ``window`` earlier values are known) for each new
-value; the caller keeps the per-series state and turns surprises into scores
-(`lstm_model.likelihood_scores`), exactly as the built-in detector does.
+The endpoint is stateless: for each new value it answers the forecast residual
+``value - forecast`` in the series' units (the ``surprise`` field; null while fewer than
+``window`` earlier values are known); the caller keeps the per-series state and turns residuals
+into scores (`lstm_model.likelihood_scores`, given the values too), exactly as the built-in
+detector does.
 
 Request (``application/json``), one series: ``{"context": [earlier values], "values": [new values]}``
 or several: ``{"series": [{"id": ..., "context": [...], "values": [...]}, ...]}``.

@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,8 @@ ARTIFACT_STEM = "model"
 class Hyperparameters:
     """Everything that shapes the model; recorded in the artifact's JSON."""
 
-    window: int = 48
-    hidden: int = 32
+    window: int = 32
+    hidden: int = 16
     layers: int = 1
     epochs: int = 20
     patience: int = 3
@@ -52,12 +53,21 @@ class Hyperparameters:
     """Windows sampled per epoch, so an epoch costs the same however much data there is."""
     rel_floor: float = 0.01
     abs_floor: float = 1e-3
-    likelihood_short: int = 10
-    """Points averaged before comparing with the series' long-run surprise (see lstm_model)."""
-    likelihood_alpha: float = 0.005
-    likelihood_warmup: int = 50
+    memory: float = 0.9999
+    """Per-point fade of the calibration's records and envelope (half-life about 6,900 points, 24 days at 5 min)."""
+    warmup: int = 30
+    """Residuals a series needs before it scores."""
+    scale_alpha: float = 0.003
+    """Update weight of the running residual scale (0.001-0.005 measured as a plateau; docs/ml.md)."""
+    level_alpha: float = 0.1
+    clip: float = 4.0
+    """Residuals are clipped at ``clip`` times the running scale before they update it (Huber)."""
+    level_floor: float = 1e-3
+    """Scale floor relative to the level: a flat series scores its first move high, not a division by 0."""
     seed: int = 7
     threads: int = 1
+    exclude_categories: str = ""
+    """Comma-separated categories (NAB folders, ``generated``) left out of training: a CV fold's model."""
 
 
 class Forecaster(nn.Module):
@@ -80,20 +90,89 @@ class Forecaster(nn.Module):
         return weights
 
 
-def read_series(data_dir: str | Path) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Every (host file, metric) series in a data directory as (values, labels), time-ordered."""
+def _epoch(text: str) -> float:
+    """``YYYY-MM-DD HH:MM:SS[.ffffff]`` (NAB) or epoch seconds; naive times are UTC."""
+    try:
+        return float(text)
+    except ValueError:
+        stamp = datetime.fromisoformat(text.strip())
+        return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+
+
+@dataclass(slots=True)
+class TrainingSeries:
+    """One time-ordered series of a data directory, with 0/1 labels and where it came from."""
+
+    name: str
+    """``<dir>/<host>#<metric>`` for long-format CSVs, ``<dir>/<category>/<file>`` for NAB layout."""
+    category: str
+    """NAB category (folder) or ``"generated"`` for long-format host files."""
+    values: np.ndarray
+    labels: np.ndarray
+
+
+def _read_long_format(directory: Path) -> list[TrainingSeries]:
     found: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
-    for path in sorted(Path(data_dir).glob("*.csv")):
+    for path in sorted(directory.glob("*.csv")):
         with path.open(newline="") as fh:
             for row in csv.DictReader(fh):
                 found.setdefault((path.stem, row["metric"]), []).append(
                     (float(row["timestamp"]), float(row["value"]), int(row.get("label") or 0))
                 )
     out = []
-    for rows in found.values():
+    for (host, metric), rows in found.items():
         rows.sort()
         arr = np.asarray(rows)
-        out.append((arr[:, 1], arr[:, 2].astype(np.int8)))
+        out.append(
+            TrainingSeries(f"{directory.name}/{host}#{metric}", "generated", arr[:, 1], arr[:, 2].astype(np.int8))
+        )
+    return out
+
+
+def _read_nab_layout(corpus: Path) -> list[TrainingSeries]:
+    """A NAB-layout corpus: ``data/<category>/<file>.csv`` (timestamp,value), labels = inside a window."""
+    windows = json.loads((corpus / "labels" / "combined_windows.json").read_text())
+    out = []
+    for path in sorted((corpus / "data").glob("*/*.csv")):
+        key = f"{path.parent.name}/{path.name}"
+        with path.open(newline="") as fh:
+            rows = [
+                (_epoch(r["timestamp"]), float(r["value"]))
+                for r in csv.DictReader(fh)
+                if r.get("value") not in (None, "")
+            ]
+        if not rows:
+            continue
+        t, v = np.asarray(rows).T
+        labels = np.zeros(len(t), dtype=np.int8)
+        for start, end in windows.get(key, windows.get(key.replace("/", "\\"), [])):
+            labels[(t >= _epoch(start)) & (t <= _epoch(end))] = 1
+        keep = np.isfinite(v)
+        out.append(TrainingSeries(f"{corpus.name}/{key}", path.parent.name, v[keep], labels[keep]))
+    return out
+
+
+def read_series(data_dir: str | Path, exclude_categories: tuple[str, ...] = ()) -> list[TrainingSeries]:
+    """Every series under a data directory (= a SageMaker channel), time-ordered.
+
+    The directory may hold long-format host CSVs (`training.data`), be a NAB-layout corpus
+    (``data/<category>/<file>.csv`` + ``labels/combined_windows.json``, labelled windows count
+    as anomalous), or hold any mix of both in subdirectories (one level or more), so one
+    channel can carry several corpora. Series of an excluded category are left out (the
+    cross-validation folds: a model that never saw the category it is scored on).
+    """
+    root = Path(data_dir)
+    out: list[TrainingSeries] = []
+    if (root / "labels" / "combined_windows.json").is_file() and (root / "data").is_dir():
+        out.extend(_read_nab_layout(root))
+    else:
+        out.extend(_read_long_format(root))
+        for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            try:
+                out.extend(read_series(sub))
+            except FileNotFoundError:
+                continue
+    out = [s for s in out if s.category not in exclude_categories]
     if not out:
         raise FileNotFoundError(f"no CSV series in {data_dir}")
     return out
@@ -109,11 +188,35 @@ class Windows:
     """No labelled anomaly anywhere in the window or target: fit and calibrate on these."""
 
 
-def make_windows(series: list[tuple[np.ndarray, np.ndarray]], hp: Hyperparameters, part: str) -> Windows:
+def describe_data(data_dirs: list[str | Path], series: list[TrainingSeries], excluded: tuple[str, ...]) -> dict:
+    """What the model was trained on: per data directory its manifest (if any) and series counts."""
+    sources = []
+    for d in data_dirs:
+        path = Path(d)
+        manifest = path / "manifest.json"
+        sources.append(
+            {
+                "dir": path.name,
+                "manifest": json.loads(manifest.read_text()) if manifest.exists() else None,
+            }
+        )
+    by_category: dict[str, int] = {}
+    for s in series:
+        by_category[s.category] = by_category.get(s.category, 0) + 1
+    return {
+        "sources": sources,
+        "series_by_category": dict(sorted(by_category.items())),
+        "points": int(sum(len(s.values) for s in series)),
+        "excluded_categories": list(excluded),
+    }
+
+
+def make_windows(series: list[TrainingSeries], hp: Hyperparameters, part: str) -> Windows:
     """Sliding windows over the first (``part="train"``) or last (``"val"``) part of each series."""
     xs, ys, clean = [], [], []
     w = hp.window
-    for values, labels in series:
+    for s in series:
+        values, labels = s.values, s.labels
         cut = int(len(values) * (1 - hp.val_fraction))
         v, lab = (values[:cut], labels[:cut]) if part == "train" else (values[cut - w :], labels[cut - w :])
         if len(v) <= w:
@@ -131,21 +234,6 @@ def make_windows(series: list[tuple[np.ndarray, np.ndarray]], hp: Hyperparameter
     )
 
 
-def calibrate(errors: np.ndarray) -> dict[str, Any]:
-    """Quantiles of normal-point errors up to 99 %, and an exponential tail fitted above (MLE)."""
-    probs = np.array([0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.99])
-    quantiles = np.quantile(errors, probs)
-    quantiles[0] = 0.0
-    excess = errors[errors > quantiles[-1]] - quantiles[-1]
-    tail_scale = float(excess.mean()) if len(excess) else float(quantiles[-1] / 4 or 1.0)
-    return {
-        "probs": probs.tolist(),
-        "quantiles": [round(float(q), 6) for q in quantiles],
-        "tail_scale": round(max(tail_scale, 1e-6), 6),
-        "fitted_on": int(len(errors)),
-    }
-
-
 def event_hits(scores: np.ndarray, anomalous: np.ndarray, threshold: float, horizon: int = 10) -> tuple[int, int]:
     """(detected, total) labelled anomalies, an anomaly being a run of anomalous points.
 
@@ -158,17 +246,22 @@ def event_hits(scores: np.ndarray, anomalous: np.ndarray, threshold: float, hori
     return hits, len(starts)
 
 
-def validate(model: lstm_model.LstmModel, series: list[tuple[np.ndarray, np.ndarray]], hp: Hyperparameters) -> dict:
+def validate(model: lstm_model.LstmModel, series: list[TrainingSeries], hp: Hyperparameters) -> dict:
     """Stream each series through the exported model and measure on its validation part.
 
     Reports the share of labelled anomalies caught at score 0.5 and at the score that 0.1 % of
     normal points exceed (a false-alarm budget), and how often normal points reach 0.5.
     """
     parts = []
-    for values, labels in series:
+    for s in series:
+        if s.category != "generated":
+            continue  # NAB-layout windows are wide spans, not onsets: the per-event recall needs exact labels
+        values, labels = s.values, s.labels
         cut = int(len(values) * (1 - hp.val_fraction))
         scores = np.asarray(model.score_values(lstm_model.new_series_state(), list(values)))
         parts.append((scores[cut:], labels[cut:] > 0))
+    if not parts:
+        return {}
     normal = np.concatenate([s[~a] for s, a in parts])
     budget = float(np.quantile(normal, 0.999))
 
@@ -191,7 +284,7 @@ def _predict(model: Forecaster, x: np.ndarray, batch: int = 8192) -> np.ndarray:
 
 
 def train(
-    data_dir: str | Path,
+    data_dir: str | Path | list[str | Path],
     model_dir: str | Path,
     hp: Hyperparameters,
     log: Callable[[str], None] = print,
@@ -201,11 +294,16 @@ def train(
     torch.manual_seed(hp.seed)
     torch.set_num_threads(hp.threads)
     rng = np.random.default_rng(hp.seed)
-    series = read_series(data_dir)
+    data_dirs = [data_dir] if isinstance(data_dir, str | Path) else list(data_dir)
+    excluded = tuple(c.strip() for c in hp.exclude_categories.split(",") if c.strip())
+    series = [s for d in data_dirs for s in read_series(d, excluded)]
     tr = make_windows(series, hp, "train")
     va = make_windows(series, hp, "val")
-    x_tr, y_tr = tr.x[tr.clean], tr.y[tr.clean]
-    x_va, y_va = va.x[va.clean], va.y[va.clean]
+    # a jump out of a flat window is huge in window units and unforecastable: clip the target so
+    # that such windows (square waves, flat lines with steps) do not dominate the loss
+    clip = lstm_model.INPUT_CLIP
+    x_tr, y_tr = tr.x[tr.clean], np.clip(tr.y[tr.clean], -clip, clip)
+    x_va, y_va = va.x[va.clean], np.clip(va.y[va.clean], -clip, clip)
     log(f"{len(series)} series, {len(x_tr)} training and {len(x_va)} validation windows")
     model = Forecaster(hp.hidden, hp.layers)
     optimiser = torch.optim.Adam(model.parameters(), lr=hp.learning_rate)
@@ -243,8 +341,10 @@ def train(
             break
     assert best is not None
     model.load_state_dict(best[1])
-    errors_va = np.abs(va.y - _predict(model, va.x))
-    calibration = calibrate(errors_va[va.clean])
+    # the forecaster must beat "same as the last value" on held-out windows, in window units
+    mae = float(np.mean(np.abs(y_va - _predict(model, x_va))))
+    naive_mae = float(np.mean(np.abs(y_va - x_va[:, -1])))
+    log(f"validation MAE {mae:.4f} (last value: {naive_mae:.4f}) in window-scale units")
     meta: dict[str, Any] = {
         "schema_version": lstm_model.SCHEMA_VERSION,
         "kind": "lstm-forecaster",
@@ -253,15 +353,13 @@ def train(
         "hidden": hp.hidden,
         "layers": hp.layers,
         "normalisation": {"rel_floor": hp.rel_floor, "abs_floor": hp.abs_floor},
-        "calibration": calibration,
         "likelihood": {
-            "short": hp.likelihood_short,
-            "alpha": hp.likelihood_alpha,
-            "warmup": hp.likelihood_warmup,
-            "cap": 30.0,
-            "min_var": 0.05,
-            "floor": 2.0,
-            "span": 30.0,
+            "memory": hp.memory,
+            "warmup": hp.warmup,
+            "scale_alpha": hp.scale_alpha,
+            "level_alpha": hp.level_alpha,
+            "clip": hp.clip,
+            "rel_floor": hp.level_floor,
         },
     }
     out = Path(model_dir)
@@ -269,23 +367,24 @@ def train(
     weights = model.export_weights()
     np.savez_compressed(out / f"{ARTIFACT_STEM}.npz", **weights)
     exported = lstm_model.LstmModel(meta, {k: v.astype(np.float64) for k, v in weights.items()})
-    manifest_path = Path(data_dir) / "manifest.json"
     meta["training"] = {
         "hyperparameters": asdict(hp),
         "epochs_run": epochs_run,
         "best_val_loss": round(best[0], 6),
+        "val_mae": round(mae, 4),
+        "val_mae_last_value": round(naive_mae, 4),
         **validate(exported, series, hp),
         "train_windows": int(len(x_tr)),
         "seconds": round(time.perf_counter() - started, 1),
         "torch": torch.__version__,
-        "data": json.loads(manifest_path.read_text()) if manifest_path.exists() else None,
+        "data": describe_data(data_dirs, series, excluded),
     }
     (out / f"{ARTIFACT_STEM}.json").write_text(json.dumps(meta, indent=1) + "\n")
     _copy_serving_code(out / "code")
     log(
         f"wrote {out / ARTIFACT_STEM}.npz/.json in {meta['training']['seconds']}s; "
-        f"validation: event recall {meta['training']['val_event_recall_at_0.5']} at 0.5, "
-        f"{meta['training']['val_event_recall_at_0.1pct_normal']} at 0.1 % false alarms"
+        f"validation: event recall {meta['training'].get('val_event_recall_at_0.5')} at 0.5, "
+        f"{meta['training'].get('val_event_recall_at_0.1pct_normal')} at 0.1 % false alarms"
     )
     return meta
 
@@ -300,13 +399,19 @@ def _copy_serving_code(code_dir: Path) -> None:
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Hyperparameters]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAINING"), help="data directory")
+    parser.add_argument(
+        "--train",
+        action="append",
+        help="data directory (repeat for several; default: the SM_CHANNEL_TRAINING channel)",
+    )
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR"), help="where the artifact goes")
     defaults = Hyperparameters()
     for name, value in asdict(defaults).items():
         flags = dict.fromkeys([f"--{name.replace('_', '-')}", f"--{name}"])  # SageMaker passes --max_train_windows
         parser.add_argument(*flags, dest=name, type=type(value), default=value)
     args = parser.parse_args(argv)
+    if not args.train and os.environ.get("SM_CHANNEL_TRAINING"):
+        args.train = [os.environ["SM_CHANNEL_TRAINING"]]
     if not args.train or not args.model_dir:
         parser.error("--train and --model-dir are required outside SageMaker")
     hp = Hyperparameters(**{k: getattr(args, k) for k in asdict(defaults)})

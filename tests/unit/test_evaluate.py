@@ -123,3 +123,96 @@ def test_unknown_detector_is_a_clear_error(tmp_path: Path, capsys: pytest.Captur
     corpus = _corpus(tmp_path / "corpus")
     assert main(["evaluate", "--corpus", str(corpus), "--detector", "nope", "--json"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_cli_cv_json_carries_cv_scores_and_fold_thresholds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = _corpus(tmp_path / "corpus")
+    assert main(["evaluate", "--corpus", str(corpus), "--detector", "statistical", "--cv", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    # only one category has windows: grouped K-fold by file (here one file per fold)
+    assert out["cv"]["method"] == "grouped-kfold-by-file" and out["cv"]["k"] == 2
+    entry = out["detectors"]["statistical"]
+    for profile in nab.PROFILES:
+        assert len(entry["cv"][profile]["folds"]) == 2
+        assert "score" in entry["cv"][profile] and "score" in entry[profile]
+    folds = {f["fold"]: f for f in entry["cv"]["standard"]["folds"]}
+    held_a = next(f for f in folds.values() if f["windows"] == 1)
+    assert held_a["degenerate"]  # fitted on the quiet file alone: just above its highest score
+    assert entry["cv"]["standard"]["score"] <= entry["standard"]["score"] + 1e-9
+
+
+def test_cli_cv_text_report_shows_both(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = _corpus(tmp_path / "corpus")
+    assert main(["evaluate", "--corpus", str(corpus), "--detector", "statistical", "--cv", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "grouped-kfold-by-file" in text and "| cv" in text
+
+
+def _pulumi_yaml(path: Path, extra: str = "") -> Path:
+    path.write_text(
+        "name: iops-dashboard\nconfig:\n"
+        '  anomalyThreshold: {type: string, default: "0.61", description: "x"}\n'
+        '  detectors: {type: array, items: {type: string}, default: ["statistical", "lstm"]}\n' + extra
+    )
+    return path
+
+
+def test_stack_config_reads_pulumi_yaml_defaults_and_stack_overrides(tmp_path: Path) -> None:
+    cfg = evaluate.stack_config(_pulumi_yaml(tmp_path / "Pulumi.yaml"))
+    assert cfg.detectors == ["statistical", "lstm"] and cfg.threshold == 0.61 and cfg.weights is None
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  iops-dashboard:detectors:\n    - statistical\n")
+    assert evaluate.stack_config(tmp_path / "Pulumi.yaml", "dev").detectors == ["statistical"]
+    weighted = _pulumi_yaml(
+        tmp_path / "W.yaml",
+        '  detectorWeights: {type: string, default: \'{"statistical": 0.75, "lstm": 0.25}\'}\n',
+    )
+    cfg = evaluate.stack_config(weighted)
+    assert cfg.weights == {"statistical": 0.75, "lstm": 0.25}
+    spec = evaluate.parse_name("default", cfg)
+    assert spec.mode == "weighted" and spec.weights == (0.75, 0.25) and spec.threshold == 0.61
+
+
+def test_the_real_pulumi_yaml_names_known_detectors() -> None:
+    cfg = evaluate.stack_config()
+    known = set(evaluate.plugins.all_detectors())
+    assert cfg.detectors and set(cfg.detectors) <= known
+    assert 0 < cfg.threshold <= 1
+
+
+def test_names_single_max_weighted_fitted() -> None:
+    assert evaluate.parse_name("statistical").mode == "single"
+    assert evaluate.parse_name("a+b").mode == "max"
+    fixed = evaluate.parse_name("0.7*a+0.3*b")
+    assert fixed.mode == "weighted" and fixed.members == ["a", "b"] and fixed.weights == (0.7, 0.3)
+    fitted = evaluate.parse_name("w:a+b")
+    assert fitted.mode == "fitted" and fitted.members == ["a", "b"]
+    scores = {"a": np.array([0.2, 1.0]), "b": np.array([0.6, 0.0])}
+    assert evaluate.spec_scores(fixed, scores).tolist() == pytest.approx([0.32, 0.7])
+    assert evaluate.spec_scores(evaluate.parse_name("a+b"), scores).tolist() == [0.6, 1.0]
+
+
+def test_default_is_scored_at_the_stack_threshold_too(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path / "corpus")
+    stack = evaluate.StackConfig(["r1", "r2"], 0.5)
+    dets = {"r1": Recorder("r1", 0.3), "r2": Recorder("r2", 0.7)}
+    out = evaluate.evaluate(corpus, ["default"], progress=False, stack=stack, detectors=dets, cv=2)
+    entry = out["detectors"]["default"]
+    assert entry["members"] == ["r1", "r2"] and entry["combine"] == "max"
+    at = entry["at_stack_threshold"]
+    assert at["threshold"] == 0.5
+    # the max (0.7) is >= 0.5 on every row: every window found at its first row, every other row a false positive
+    rows = [nab.row_weights(f.timestamps, f.windows) for f in nab.read_corpus(corpus)]
+    expected = sum(nab.raw_at(np.full(1400, 0.7), w, "standard", 0.5) for w in rows)
+    assert at["standard"]["raw"] == pytest.approx(round(expected, 4))
+    assert "cv" in entry and "standard" in entry
+
+
+def test_fitted_weights_are_reported_and_cross_validated(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path / "corpus")
+    dets = {"a": Recorder("a", 0.3), "b": Recorder("b", 0.7)}
+    out = evaluate.evaluate(corpus, ["w:a+b"], progress=False, detectors=dets, cv=2)
+    entry = out["detectors"]["w:a+b"]
+    assert set(entry["weights"]) == {"a", "b"} and abs(sum(entry["weights"].values()) - 1) < 1e-9
+    assert set(entry["weights_by_profile"]) == set(nab.PROFILES)
+    assert set(entry["by_category"]["realThing"]) >= {"files", "windows", *nab.PROFILES}
+    assert all(len(f["weights"]) == 2 for f in entry["cv"]["standard"]["folds"])

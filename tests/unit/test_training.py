@@ -87,8 +87,9 @@ def test_script_mode_training_is_quick_and_the_detector_loads_it(tiny_model: tup
     model_dir, seconds = tiny_model
     assert seconds < 60
     meta = json.loads((model_dir / "model.json").read_text())
-    assert meta["window"] == 24 and meta["hidden"] == 8
+    assert meta["window"] == 24 and meta["hidden"] == 8 and meta["schema_version"] == 2
     assert 1 <= meta["training"]["epochs_run"] <= 3
+    assert meta["training"]["data"]["series_by_category"] == {"generated": TINY.hosts * 4}
     det = LstmDetector(model_path=model_dir / "model")
     series = SeriesKey("h", "cpuUsage")
     rng = np.random.default_rng(0)
@@ -100,18 +101,37 @@ def test_script_mode_training_is_quick_and_the_detector_loads_it(tiny_model: tup
     assert inference.model_fn(str(model_dir)).window == 24
 
 
-def test_calibration_maps_error_quantiles_to_tail_probabilities() -> None:
-    pytest.importorskip("torch")
-    from detectors.lstm_model import LstmModel
-    from training.train import calibrate
+def _nab_layout(root: Path) -> Path:
+    """A two-category NAB-layout corpus: one labelled window, one file without."""
+    for cat, name in (("realA", "a.csv"), ("artB", "b.csv")):
+        (root / "data" / cat).mkdir(parents=True)
+        stamps = [f"2014-01-01 {h:02d}:{m:02d}:00" for h in range(10) for m in range(0, 60, 5)]
+        rows = ["timestamp,value"] + [f"{t},{float(i % 7)}" for i, t in enumerate(stamps)]
+        (root / "data" / cat / name).write_text("\n".join(rows) + "\n")
+    (root / "labels").mkdir()
+    windows = {"realA/a.csv": [["2014-01-01 02:00:00.000000", "2014-01-01 03:00:00.000000"]], "artB/b.csv": []}
+    (root / "labels" / "combined_windows.json").write_text(json.dumps(windows))
+    return root
 
-    errors = np.abs(np.random.default_rng(0).normal(0, 1, 50_000))
-    model = LstmModel({"calibration": calibrate(errors)}, {})
-    q99 = np.quantile(errors, 0.99)
-    p = model.tail_probability(np.array([0.0, np.quantile(errors, 0.5), q99, q99 + 1.0, q99 + 2.0]))
-    assert p[0] == pytest.approx(1.0) and p[1] == pytest.approx(0.5, abs=1e-3)
-    assert p[2] == pytest.approx(0.01, rel=1e-3)
-    assert p[2] > p[3] > p[4] > 0  # the fitted exponential tail keeps ranking beyond the data
+
+def test_training_reads_host_csvs_and_nab_layout_corpora_from_one_channel(tiny_data: Path, tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from training.train import read_series
+
+    nab = _nab_layout(tmp_path / "nab")
+    series = read_series(nab)
+    assert sorted(s.category for s in series) == ["artB", "realA"]
+    real = next(s for s in series if s.category == "realA")
+    assert len(real.values) == 120 and int(real.labels.sum()) == 13  # 02:00..03:00 inclusive, 5-minute rows
+    assert [s.category for s in read_series(nab, exclude_categories=("realA",))] == ["artB"]
+    # a SageMaker channel holding several corpora in subdirectories
+    channel = tmp_path / "channel"
+    channel.mkdir()
+    (channel / "generated").symlink_to(tiny_data, target_is_directory=True)
+    (channel / "nab").symlink_to(nab, target_is_directory=True)
+    mixed = read_series(channel)
+    assert {s.category for s in mixed} == {"generated", "realA", "artB"}
+    assert sum(s.category == "generated" for s in mixed) == TINY.hosts * 4
 
 
 def test_export_reads_the_metrics_table_page_by_page(tmp_path: Path) -> None:
