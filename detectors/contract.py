@@ -23,13 +23,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from detectors.severity import SEVERITIES as SEVERITIES  # defined there; a plugin may import them from here
+from detectors.severity import severity_rank as severity_rank
+
 State = dict[str, Any]
 """Per-series detector state; must survive ``json.loads(json.dumps(state))``.
 
 A detector that can score with more than one model (SageMaker falling back to the built-in
 LSTM) records which one it used in ``state["model_used"]``; insights report it."""
-
-SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +122,6 @@ class Enricher(Protocol):
     def enrich(self, finding: Finding, deadline: float) -> Enrichment | None:
         """Explain ``finding``; return None to leave it to the next enricher."""
         ...
-
-
-def severity_rank(severity: str) -> int:
-    """Order of a severity name: LOW=0 .. CRITICAL=3."""
-    return SEVERITIES.index(severity)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from statistics import median
 
 from detectors.contract import Detector, Point, SeriesKey, State
+from detectors.severity import severity_of
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,6 @@ RECENT_POINTS = 60
 """History kept per series for explanations, expected values and enrichers."""
 DETECTOR_TIMEOUT_S = 10.0
 """`score_series`' budget for one series batch (the AI Lambda gives `score_batch` its own deadline)."""
-
-SEVERITY_FLOORS = ((90, "CRITICAL"), (80, "HIGH"), (60, "MEDIUM"), (0, "LOW"))
 
 
 @dataclass(slots=True)
@@ -251,7 +250,7 @@ def score_series(
 def risk_and_severity(score: float) -> tuple[int, str]:
     """Map a combined score in [0, 1] to a 0-100 risk score and a severity name."""
     risk = int(round(100 * min(1.0, max(0.0, score))))
-    return risk, next(name for floor, name in SEVERITY_FLOORS if risk >= floor)
+    return risk, severity_of(risk)
 
 
 def confidence(scores: dict[str, float], threshold: float) -> float:

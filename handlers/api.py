@@ -9,7 +9,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from handlers.definitions import routes_for
-from handlers.metrics import BadRequest, is_retryable
+from handlers.dynamo import is_retryable
+from handlers.metrics import BadRequest
 from handlers.settings import Settings
 
 logger = Logger(service="iops-api")

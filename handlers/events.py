@@ -6,10 +6,11 @@ same rule in the emulator and renders the same message with `render_message`. No
 imports pulumi, so the Lambda artifact can carry it.
 
 The rule matches on ``risk_score`` rather than ``severity``: severity is derived from the risk
-score (HIGH from 80, CRITICAL from 90, `detectors.runtime.SEVERITY_FLOORS`), so ``>= 80`` is the
-same set as "HIGH or CRITICAL", and a number lets a stack raise the bar (``alertMinRiskScore``)
-without listing severity names. The bus only ever carries HIGH and CRITICAL insights, so a
-threshold below 80 would change nothing; `alert_pattern` refuses it.
+score (HIGH from 80, CRITICAL from 90, `detectors.severity.SEVERITY_FLOORS`), so ``>= 80`` is the
+same set as "HIGH or CRITICAL" (`detectors.severity.alerts`, the rule the AI tier publishes by),
+and a number lets a stack raise the bar (``alertMinRiskScore``) without listing severity names.
+The bus only ever carries HIGH and CRITICAL insights, so a threshold below 80 would change
+nothing; `alert_pattern` refuses it.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import json
 import re
 from typing import Any
 
+from detectors.severity import ALERT_MIN_RISK_SCORE
+
 EVENT_SOURCE = "iops.dashboard"
 EVENT_DETAIL_TYPE = "IOps Insight"
-ALERT_MIN_RISK_SCORE = 80
-"""Lowest risk score of a HIGH insight; the least a rule may ask for."""
 
 RETRY_ATTEMPTS = 20
 """EventBridge retries of a failed delivery to the topic before the event goes to the DLQ."""

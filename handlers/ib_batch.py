@@ -9,8 +9,8 @@ mark are stored, or neither is:
 - a retried or replayed batch finds its records at or below the stored sequence number and
   skips them: nothing is counted twice, and a closed minute is written exactly once (the AI
   tier gets one INSERT per (stream, minute), never a MODIFY);
-- a failed transaction (throttling, a concurrent writer) reports that stream's records as
-  batch item failures, and Lambda retries them.
+- a failed transaction (a concurrent writer, or throttling that outlasts `handlers.dynamo`'s
+  retry policy) reports that stream's records as batch item failures, and Lambda retries them.
 
 Records that can never be aggregated (not JSON, failing validation) are sent, with their
 payload and the reason, to the failure queue, and are not reported as failures: retrying
@@ -28,12 +28,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from handlers import dynamo
 from handlers.ib_events import Fold, IbEvent, InvalidEvent, StreamState, fold, parse_event, to_metric
 from handlers.metrics import update_request
 
 log = logging.getLogger(__name__)
 
-MAX_TRANSACTION_ITEMS = 100
+MAX_TRANSACTION_ITEMS = dynamo.TRANSACT_LIMIT
 STATE_TTL_DAYS = 30
 SQS_BATCH = 10
 
@@ -122,24 +123,17 @@ def send_invalid(sqs: Any, queue_url: str, bad: list[tuple[dict, str]]) -> list[
 
 
 def load_states(ddb: Any, table: str, streams: list[str]) -> dict[str, StreamState]:
-    """BatchGetItem (100 keys per call, consistent reads); a stream never seen gets a fresh state."""
+    """BatchGetItem of the streams' states (consistent reads); a stream never seen gets a fresh state.
+
+    Raises when some state cannot be read (throttled past the retry policy): the batch is retried.
+    """
     states = {s: StreamState() for s in streams}
-    pending = [{"stream": {"S": s}} for s in streams]
-    for attempt in range(5):
-        if not pending:
-            return states
-        retry: list[dict] = []
-        for start in range(0, len(pending), 100):
-            resp = ddb.batch_get_item(
-                RequestItems={table: {"Keys": pending[start : start + 100], "ConsistentRead": True}}
-            )
-            for item in resp.get("Responses", {}).get(table, []):
-                states[item["stream"]["S"]] = StreamState.from_json(item["state"]["S"], int(item["version"]["N"]))
-            retry.extend(resp.get("UnprocessedKeys", {}).get(table, {}).get("Keys", []))
-        pending = retry
-        if pending:
-            time.sleep(0.05 * 2**attempt)
-    raise RuntimeError(f"could not read the window state of {len(pending)} streams")
+    items, unread = dynamo.batch_get(ddb, table, [{"stream": {"S": s}} for s in streams], consistent=True)
+    if unread:
+        raise RuntimeError(f"could not read the window state of {len(unread)} streams")
+    for item in items:
+        states[item["stream"]["S"]] = StreamState.from_json(item["state"]["S"], int(item["version"]["N"]))
+    return states
 
 
 @dataclass(slots=True)
@@ -203,7 +197,7 @@ def aggregate_stream(
             log.warning("late event for %s at %d (minute already emitted)", stream, rec.event.timestamp_ms)
         pending.extend(result.closed)
         if len(pending) >= MAX_TRANSACTION_ITEMS - 1:
-            agg.ddb.transact_write_items(TransactItems=commit_items(agg, stream, state, pending, now))
+            dynamo.transact_write(agg.ddb, commit_items(agg, stream, state, pending, now))
             state.version += 1
             outcome.minutes_written += len(pending)
             pending, dirty = [], False
@@ -229,7 +223,7 @@ def write_commits(ddb: Any, commits: list[Commit], outcome: BatchOutcome) -> set
         if not pack:
             continue
         try:
-            ddb.transact_write_items(TransactItems=[i for c in pack for i in c.items])
+            dynamo.transact_write(ddb, [i for c in pack for i in c.items])
             outcome.minutes_written += sum(c.minutes for c in pack)
             continue
         except Exception as exc:  # noqa: BLE001 - retried stream by stream below
@@ -240,7 +234,7 @@ def write_commits(ddb: Any, commits: list[Commit], outcome: BatchOutcome) -> set
             log.warning("a transaction of %d streams was refused (%s); committing them one by one", len(pack), exc)
         for c in pack:
             try:
-                ddb.transact_write_items(TransactItems=c.items)
+                dynamo.transact_write(ddb, c.items)
                 outcome.minutes_written += c.minutes
             except Exception as exc:  # noqa: BLE001 - this stream is retried, the others go on
                 log.error("could not store aggregates of %s: %s", c.stream, exc)

@@ -9,12 +9,12 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from detectors.severity import SEVERITIES as SEVERITY_NAMES
 from handlers.definitions import ENTITY_INDEX, RECENT_INDEX, SEVERITY_INDEX
 from handlers.metrics import ENTITY_RE, BadRequest, iso, run_query
 
 ENTITY_TYPE = "insight"
 INSIGHT_TYPES = ("anomaly", "prediction", "pattern")
-SEVERITY_NAMES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 MAX_PAGES = 10
 MAX_ID_BYTES = 1024
 """Filtered queries read at most this many pages to fill one response."""

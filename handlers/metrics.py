@@ -9,12 +9,10 @@ import json
 import logging
 import math
 import os
-import random
 import re
 import secrets
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,6 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, ParamValidationError
 
+from handlers import dynamo
 from handlers.definitions import METRICS
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,6 @@ FUTURE_SLACK_S = 86_400
 PERCENT_FIELDS = {"cpuUsage", "memoryUsage"}
 NON_NEGATIVE_FIELDS = {"diskIO", "networkIO"}
 MAX_ABS_VALUE = 1e15
-BATCH_LIMIT = 25  # DynamoDB BatchWriteItem rejects more (moto does not: enforce it here)
 MAX_BODY_BYTES = 1_048_576
 DYNAMODB_MIN_MAGNITUDE = 1e-130
 MAX_LISTED_ITEMS = 50
@@ -49,8 +47,6 @@ MAX_LISTED_ITEMS = 50
 names must not answer with more than Lambda's 6 MB response limit)."""
 MAX_LISTED_ERRORS = 5
 """Messages listed per rejected item; the rest are counted."""
-WRITE_THREADS = 8
-"""Concurrent UpdateItem calls per request (a merge needs one call per item)."""
 MAX_TOKEN_CHARS = 1024
 TOKEN_SECRET_ENV = "PAGINATION_TOKEN_SECRET"
 
@@ -258,60 +254,6 @@ def number(value: float) -> str:
     return str(Decimal(repr(float(value)))) if not float(value).is_integer() else str(int(value))
 
 
-RETRYABLE = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "TransactionConflictException",
-}
-"""DynamoDB error codes worth retrying with backoff; anything else is a bug to surface."""
-
-
-def backoff(attempt: int) -> float:
-    """Full-jitter exponential backoff, 25 ms doubling up to 1 s: the one retry policy."""
-    return min(1.0, 0.025 * 2**attempt) * random.random()
-
-
-def is_retryable(exc: Exception) -> bool:
-    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in RETRYABLE
-
-
-def write_items(
-    ddb: Any,
-    table: str,
-    requests: list[dict],
-    deadline: float,
-    sleep: Callable[[float], None] = time.sleep,
-) -> list[int]:
-    """UpdateItem each request (a few at a time), retrying throttles with backoff until ``deadline``.
-
-    Returns the indexes (into ``requests``) that could not be stored before the deadline.
-    """
-
-    def write(index: int) -> bool:
-        attempt = 0
-        while True:
-            try:
-                ddb.update_item(TableName=table, **requests[index])
-                return True
-            except ClientError as exc:
-                if not is_retryable(exc):
-                    raise
-            delay = backoff(attempt)
-            attempt += 1
-            if time.monotonic() + delay >= deadline:
-                return False
-            sleep(delay)
-
-    if len(requests) == 1:
-        return [] if write(0) else [0]
-    with ThreadPoolExecutor(max_workers=min(WRITE_THREADS, len(requests))) as pool:
-        stored = list(pool.map(write, range(len(requests))))
-    return [i for i, ok in enumerate(stored) if not ok]
-
-
 def ingest(ddb: Any, table: str, body: str | None, max_items: int, ttl_days: int, deadline: float) -> IngestResult:
     """Validate every metric, store the valid ones, report each rejected one by index.
 
@@ -337,7 +279,8 @@ def ingest(ddb: Any, table: str, body: str | None, max_items: int, ttl_days: int
         return result
     now = time.time()
     groups = list(merged.values())
-    failed = write_items(ddb, table, [update_request(m, now, ttl_days) for _, m in groups], deadline)
+    requests = [update_request(m, now, ttl_days) for _, m in groups]
+    failed = dynamo.update_each(ddb, table, requests, dynamo.UNTIL_DEADLINE.until(deadline))
     for i in failed:
         for index in groups[i][0]:
             result.unstored.append(ItemError(index, ["not stored: the database is busy, retry this metric"]))

@@ -28,6 +28,7 @@ from typing import Any
 
 from detectors.contract import GroupingRule, Member, SeriesKey
 from detectors.runtime import risk_and_severity
+from handlers import dynamo
 from handlers import insights as insight_store
 from handlers.definitions import CORRELATION
 
@@ -175,18 +176,10 @@ def _from_item(item: dict) -> Member:
 
 
 def _write(ddb: Any, table: str, items: list[dict]) -> None:
-    """BatchWriteItem in chunks of 25, retrying unprocessed items; raises if some never go in."""
-    pending = [{"PutRequest": {"Item": i}} for i in items]
-    for attempt in range(5):
-        retry: list[dict] = []
-        for start in range(0, len(pending), 25):
-            resp = ddb.batch_write_item(RequestItems={table: pending[start : start + 25]})
-            retry.extend(resp.get("UnprocessedItems", {}).get(table, []))
-        pending = retry
-        if not pending:
-            return
-        time.sleep(0.05 * 2**attempt)
-    raise RuntimeError(f"could not write {len(pending)} correlation items")
+    """BatchWriteItem of the items, throttles and unprocessed items retried; raises if some never go in."""
+    unwritten = dynamo.put_all(ddb, table, items)
+    if unwritten:
+        raise RuntimeError(f"could not write {len(unwritten)} correlation items")
 
 
 def _read_group(ddb: Any, table: str, key: str, since: float) -> tuple[list[Member], dict | None]:

@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detectors import plugins
-from detectors.contract import Detector, Enricher, Enrichment, Finding, GroupingRule, Point, SeriesKey, severity_rank
+from detectors import severity as severities
+from detectors.contract import Detector, Enricher, Enrichment, Finding, GroupingRule, Point, SeriesKey
 from detectors.runtime import SeriesResult, SeriesState, confidence, risk_and_severity, score_batch
+from handlers import dynamo
 from handlers import insights as insight_store
 from handlers.events import EVENT_DETAIL_TYPE, EVENT_SOURCE
 from handlers.explain import template_enrichment
-from handlers.metrics import RESERVED, backoff, is_retryable
+from handlers.metrics import RESERVED
 from handlers.patterns import Correlation, PatternSettings, correlate
 from handlers.predictions import PredictionSettings, predict
 from handlers.settings import Settings
@@ -37,7 +39,6 @@ ENRICH_MARGIN_S = 10.0
 SCORING_SHARE = 0.5
 """Detectors get this share of the time left when the batch starts; a detector still running then
 is skipped for this batch (counted), and the others' insights are stored and published."""
-STATE_READ_ATTEMPTS = 6
 
 
 @dataclass(slots=True)
@@ -106,64 +107,34 @@ def decode_state(attribute: dict) -> SeriesState:
 
 
 def load_states(
-    ddb: Any, table: str, keys: list[SeriesKey], sleep: Any = time.sleep
+    ddb: Any, table: str, keys: list[SeriesKey], policy: dynamo.RetryPolicy = dynamo.DEFAULT_POLICY
 ) -> tuple[dict[SeriesKey, SeriesState], set[SeriesKey]]:
-    """BatchGetItem of every series' state (100 keys per call), throttles and unprocessed keys retried
-    with backoff; returns the states and the series whose state could not be read (retried later)."""
+    """BatchGetItem of every series' state, throttles and unprocessed keys retried under ``policy``;
+    returns the states and the series whose state could not be read (retried later)."""
     states = {k: SeriesState() for k in keys}
     by_text = {str(k): k for k in keys}
-    pending = [{"seriesKey": {"S": str(k)}} for k in keys]
-    for attempt in range(STATE_READ_ATTEMPTS):
-        retry: list[dict] = []
-        for start in range(0, len(pending), 100):
-            chunk = pending[start : start + 100]
-            try:
-                resp = ddb.batch_get_item(RequestItems={table: {"Keys": chunk}})
-            except Exception as exc:
-                if not is_retryable(exc):
-                    raise
-                retry.extend(chunk)
-                continue
-            for item in resp.get("Responses", {}).get(table, []):
-                states[by_text[item["seriesKey"]["S"]]] = decode_state(item["state"])
-            retry.extend(resp.get("UnprocessedKeys", {}).get(table, {}).get("Keys", []))
-        pending = retry
-        if not pending:
-            break
-        if attempt + 1 < STATE_READ_ATTEMPTS:
-            sleep(backoff(attempt + 2))
-    unread = {by_text[k["seriesKey"]["S"]] for k in pending}
+    items, unread_keys = dynamo.batch_get(ddb, table, [{"seriesKey": {"S": str(k)}} for k in keys], policy)
+    for item in items:
+        states[by_text[item["seriesKey"]["S"]]] = decode_state(item["state"])
+    unread = {by_text[k["seriesKey"]["S"]] for k in unread_keys}
     if unread:
         log.error("could not read detector state for %d series; their records are retried", len(unread))
     return {k: v for k, v in states.items() if k not in unread}, unread
 
 
-def save_states(ddb: Any, table: str, results: list[SeriesResult]) -> set[SeriesKey]:
+def save_states(
+    ddb: Any, table: str, results: list[SeriesResult], policy: dynamo.RetryPolicy = dynamo.DEFAULT_POLICY
+) -> set[SeriesKey]:
     """BatchWriteItem of updated states; returns the series whose state could not be written."""
     ttl = str(int(time.time() + STATE_TTL_DAYS * 86_400))
     items = {str(r.series): r for r in results if r.results}
-    pending = [
-        {"PutRequest": {"Item": {"seriesKey": {"S": k}, "state": encode_state(r.state), "ttl": {"N": ttl}}}}
-        for k, r in items.items()
-    ]
-    for attempt in range(STATE_READ_ATTEMPTS):
-        if not pending:
-            return set()
-        retry: list[dict] = []
-        for start in range(0, len(pending), 25):
-            chunk = pending[start : start + 25]
-            try:
-                resp = ddb.batch_write_item(RequestItems={table: chunk})
-            except Exception as exc:
-                if not is_retryable(exc):
-                    raise
-                retry.extend(chunk)
-                continue
-            retry.extend(resp.get("UnprocessedItems", {}).get(table, []))
-        pending = retry
-        if pending:
-            time.sleep(backoff(attempt + 2))
-    return {items[p["PutRequest"]["Item"]["seriesKey"]["S"]].series for p in pending}
+    unwritten = dynamo.put_all(
+        ddb,
+        table,
+        [{"seriesKey": {"S": k}, "state": encode_state(r.state), "ttl": {"N": ttl}} for k, r in items.items()],
+        policy,
+    )
+    return {items[i["seriesKey"]["S"]].series for i in unwritten}
 
 
 def findings_for(result: SeriesResult, threshold: float) -> list[Finding]:
@@ -202,9 +173,9 @@ def enrich(processor: Processor, findings: list[Finding], deadline: float) -> li
         for name, enricher in processor.enrichers.items():
             if calls >= processor.enrich_max_calls or time.monotonic() >= deadline - ENRICH_MARGIN_S:
                 break
-            if severity_rank(finding.severity) < severity_rank(getattr(enricher, "min_severity", "HIGH")):
+            if severities.severity_rank(finding.severity) < severities.severity_rank(getattr(enricher, "min_severity", "HIGH")):
                 continue
-            if severity_rank(finding.severity) < severity_rank(processor.enrich_min_severity):
+            if severities.severity_rank(finding.severity) < severities.severity_rank(processor.enrich_min_severity):
                 continue
             calls += 1
             try:
@@ -367,7 +338,7 @@ def process_batch(processor: Processor, records: list[dict], deadline: float, re
             needs_alert = store_insight(processor.ddb, settings.insights_table, insight, settings.insights_ttl_days)
             outcome.insights.append(insight)
             alone = insight["alert_id"] not in grouped.suppressed
-            wanted = alone and insight["severity"] in ("HIGH", "CRITICAL") and settings.event_bus
+            wanted = alone and severities.alerts(insight["severity"]) and settings.event_bus
             # claim before publishing: whoever flips alerted to true publishes, nobody else
             if needs_alert and set_alerted(processor.ddb, settings.insights_table, insight, True) and wanted:
                 to_alert.append((series, insight))

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+from detectors.severity import SEVERITIES
+
 NAMESPACE = "IOpsDashboard"
-SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,9 @@ import random
 import time
 from dataclasses import dataclass
 
+from detectors.severity import alerts
+
 BATCH = 100
-SEVERE = ("HIGH", "CRITICAL")
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +196,7 @@ def score(
     detected = [inc for inc in truth if len({a["entity_id"] for a in anomalies if in_incident(a, inc)}) >= min_hosts]
     recalled = [inc for inc in truth if any(matches(p, inc, min_hosts, window_s) for p in patterns)]
     false_patterns = [p for p in patterns if not any(matches(p, inc, min_hosts, window_s) for inc in truth)]
-    per_host = [a for a in anomalies if a["severity"] in SEVERE]
+    per_host = [a for a in anomalies if alerts(a["severity"])]
     incident_ids = {a["alert_id"] for a in anomalies if any(in_incident(a, inc) for inc in truth)}
     pattern_ids = {p["alert_id"] for p in patterns if p not in false_patterns}
     per_host_in = [a for a in per_host if a["alert_id"] in incident_ids]
