@@ -22,8 +22,9 @@ Scoring one value happens in two layers:
    average is divided by its own fading record (the highest value seen, fading by ``memory``
    per point). Range novelty adds the value, and its 10-point mean, leaving the envelope of
    the series' recent values (extremes fading toward a clipped EWMA level), measured in
-   envelope widths: ``1 + excess / width``. Both read "1 = as extreme as anything recently
-   seen on this series". Score = ``e / (1 + e)`` of the strongest evidence ``e``, in [0, 1).
+   envelope widths: ``1 + excess / width``, the envelope never narrower than ``NOISE_Z`` noise
+   standard deviations either side of its middle. Both read "1 = as extreme as anything
+   recently seen on this series". Score = ``e / (1 + e)`` of the strongest evidence ``e``, in [0, 1).
    The first ``warmup`` residuals of a series score 0.
 """
 
@@ -47,6 +48,16 @@ make OpenBLAS spread them over threads, which on a shared 2-core box (or a Lambd
 made a 20,000-point series 3x slower (measured with hidden 32 and chunks of 64 vs more)."""
 SCALES = (1.0, 10.0)
 """Averaging horizons (points) of the log residual and of the value in the range novelty."""
+NOISE_FLOOR = (1.877, 0.977)
+"""Optional (``noise_floor`` in the calibration parameters; off in the shipped model): a record
+never counts as lower than what Gaussian noise reaches once in 100,000 points, per scale: the
+1 - 1e-5 quantile of ``log(1 + |z| / E|z|)`` and of its 10-point EWMA (simulated with 4 million
+draws; the statistical detector uses the same floors)."""
+NOISE_Z = 4.42
+"""The envelope is never narrower than this many noise standard deviations either side of its
+middle (two-sided Gaussian tail of 1e-5), the noise standard deviation of each smoothed value
+being estimated from the residual scale. Without these floors a young or quiet series alarms
+whenever noise sets a new record or a new extreme."""
 
 
 def normalise(windows: np.ndarray, rel_floor: float, abs_floor: float) -> tuple[np.ndarray, np.ndarray]:
@@ -214,9 +225,13 @@ def likelihood_scores(
     memory, warmup = float(params["memory"]), int(params["warmup"])
     scale_alpha, level_alpha, clip = float(params["scale_alpha"]), float(params["level_alpha"]), float(params["clip"])
     rel_floor = float(params["rel_floor"])
+    noise_floor = params.get("noise_floor", (0.0, 0.0))  # off by default: docs/ml.md has the trade-off
+    noise_z = float(params.get("noise_z", NOISE_Z))
     n, level, b = state["n"], state["level"], state["b"]
     avg, rec, sm, hi, lo = state["avg"], state["rec"], state["sm"], state["hi"], state["lo"]
     steps = [1.0 / k for k in SCALES]
+    # noise sd of each smoothed value per unit of the mean absolute residual (Gaussian)
+    reach_per_b = [noise_z * math.sqrt(math.pi / 2) * math.sqrt(w / (2.0 - w)) for w in steps]
     out: list[float] = []
     for i, r in enumerate(surprises):
         x = None if values is None else float(values[i])
@@ -237,15 +252,17 @@ def likelihood_scores(
         for k, step in enumerate(steps):
             avg[k] += step * (u - avg[k])
             if n >= warmup:
-                ratio = max(ratio, avg[k] / (rec[k] + 1e-9))
+                ratio = max(ratio, avg[k] / (max(rec[k], noise_floor[k]) + 1e-9))
             rec[k] = max(rec[k] * memory, avg[k])
         if x is not None:
             for k, step in enumerate(steps):
                 sm[k] += step * (x - sm[k])
                 if n >= warmup:
-                    beyond = max(sm[k] - hi[k], lo[k] - sm[k])
+                    reach, mid = reach_per_b[k] * max(b, floor), 0.5 * (hi[k] + lo[k])
+                    top, bottom = max(hi[k], mid + reach), min(lo[k], mid - reach)
+                    beyond = max(sm[k] - top, bottom - sm[k])
                     if beyond > 0:
-                        ratio = max(ratio, 1.0 + beyond / (hi[k] - lo[k] + floor))
+                        ratio = max(ratio, 1.0 + beyond / (top - bottom + floor))
                 # the envelope fades toward the level, so old extremes stop masking new ones
                 hi[k] = max(sm[k], level + (hi[k] - level) * memory)
                 lo[k] = min(sm[k], level + (lo[k] - level) * memory)

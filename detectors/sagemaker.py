@@ -85,7 +85,7 @@ class SageMakerDetector:
             except Exception as exc:  # noqa: BLE001 - any endpoint failure means: use the built-in model
                 reason = self._mark_down(exc)
         if reason is None:
-            scores = likelihood_scores(state, surprise, local.meta["likelihood"])
+            scores = likelihood_scores(state, surprise, local.meta["likelihood"], values)
             advance_context(state, values, max(window, local.window))
             model_used = f"sagemaker:{endpoint}"
         else:

@@ -55,13 +55,17 @@ class Hyperparameters:
     abs_floor: float = 1e-3
     memory: float = 0.9999
     """Per-point fade of the calibration's records and envelope (half-life about 6,900 points, 24 days at 5 min)."""
-    warmup: int = 30
-    """Residuals a series needs before it scores."""
+    warmup: int = 288
+    """Residuals a series needs before it scores (a day at 5 minutes: a new host's noise sets no records)."""
     scale_alpha: float = 0.003
     """Update weight of the running residual scale (0.001-0.005 measured as a plateau; docs/ml.md)."""
     level_alpha: float = 0.1
     clip: float = 4.0
     """Residuals are clipped at ``clip`` times the running scale before they update it (Huber)."""
+    noise_z: float = lstm_model.NOISE_Z
+    """Envelope floor in noise standard deviations (0: none)."""
+    record_noise_floor: int = 0
+    """1: records never count as lower than Gaussian noise's 1e-5 quantile (quieter on noise, lower NAB CV)."""
     level_floor: float = 1e-3
     """Scale floor relative to the level: a flat series scores its first move high, not a division by 0."""
     seed: int = 7
@@ -360,6 +364,8 @@ def train(
             "level_alpha": hp.level_alpha,
             "clip": hp.clip,
             "rel_floor": hp.level_floor,
+            "noise_z": hp.noise_z,
+            "noise_floor": list(lstm_model.NOISE_FLOOR) if hp.record_noise_floor else [0.0, 0.0],
         },
     }
     out = Path(model_dir)

@@ -10,7 +10,7 @@ import pytest
 from detectors import plugins
 from detectors.contract import Point, SeriesKey
 from detectors.lstm import DEFAULT_MODEL, LstmDetector
-from detectors.lstm_model import LstmModel, likelihood_scores, new_series_state
+from detectors.lstm_model import NOISE_FLOOR, LstmModel, likelihood_scores, new_series_state
 from detectors.testing import assert_detector_contract
 
 SERIES = SeriesKey("host-01", "cpuUsage")
@@ -104,6 +104,19 @@ def test_without_values_the_residual_alone_scores() -> None:
     state = new_series_state()
     likelihood_scores(state, list(rng.normal(0, 1, 1000)), PARAMS)
     assert likelihood_scores(state, [40.0], PARAMS)[0] > 0.55
+
+
+def test_noise_floors_keep_a_young_quiet_series_below_its_first_records() -> None:
+    """Envelope floor (shipped) and record floor (optional): a new series of pure noise stays quieter."""
+    rng = np.random.default_rng(6)
+    values = list(10.0 + rng.normal(0, 1, 2000))
+    resid = [v - 10.0 for v in values]
+    bare = likelihood_scores(new_series_state(), resid, {**PARAMS, "noise_z": 0.0}, values)
+    envelope = likelihood_scores(new_series_state(), resid, PARAMS, values)
+    both = likelihood_scores(new_series_state(), resid, {**PARAMS, "noise_floor": list(NOISE_FLOOR)}, values)
+    assert max(both) <= max(envelope) <= max(bare)
+    assert sum(s >= 0.5268 for s in both) <= sum(s >= 0.5268 for s in envelope) <= sum(s >= 0.5268 for s in bare)
+    assert sum(s >= 0.5268 for s in both) == 0
 
 
 def test_warmup_and_missing_history_score_zero() -> None:

@@ -103,10 +103,6 @@ def test_default_client_has_tight_timeouts_and_bounded_retries() -> None:
     assert config.retries["total_max_attempts"] == 2  # one retry, no more
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="detectors/sagemaker.py must pass the batch's values to likelihood_scores (range novelty needs them)",
-)
 def test_endpoint_code_scores_exactly_like_the_builtin_detector(tmp_path: Path, monkeypatch) -> None:
     """inference.py (what the endpoint runs) behind a fake runtime client equals the in-Lambda LSTM."""
     for suffix in (".npz", ".json"):
@@ -126,8 +122,8 @@ def test_endpoint_code_scores_exactly_like_the_builtin_detector(tmp_path: Path, 
     det = SageMakerDetector(client=fake)
     state = det.new_state(SERIES)
     # long enough to get past the window and the warm-up, with a spike the calibration must see
-    points = [Point(300.0 * i, 100.0 + (i % 7) + (30.0 if i == 150 else 0.0)) for i in range(200)]
-    scores = det.score(SERIES, state, points[:120]) + det.score(SERIES, state, points[120:])
+    points = [Point(300.0 * i, 100.0 + (i % 7) + (30.0 if i == 450 else 0.0)) for i in range(500)]
+    scores = det.score(SERIES, state, points[:420]) + det.score(SERIES, state, points[420:])
     assert fake.calls == 2 and state["model_used"] == "sagemaker:iops-lstm"
     assert max(_lstm_scores(points)) > 0.5
     assert scores == pytest.approx(_lstm_scores(points), abs=1e-12)

@@ -46,7 +46,8 @@ def tiny_model(tiny_data: Path, tmp_path_factory) -> tuple[Path, float]:
     os.environ.update(env)
     try:
         started = time.perf_counter()
-        assert train.main(["--epochs", "3", "--hidden", "8", "--window", "24", "--max_train_windows", "4000"]) == 0
+        flags = ["--epochs", "3", "--hidden", "8", "--window", "24", "--max_train_windows", "4000", "--warmup", "30"]
+        assert train.main(flags) == 0
         seconds = time.perf_counter() - started
     finally:
         for k, v in old.items():
@@ -102,14 +103,17 @@ def test_script_mode_training_is_quick_and_the_detector_loads_it(tiny_model: tup
 
 
 def _nab_layout(root: Path) -> Path:
-    """A two-category NAB-layout corpus: one labelled window, one file without."""
+    """A two-category NAB-layout corpus, one file and one labelled window each."""
     for cat, name in (("realA", "a.csv"), ("artB", "b.csv")):
         (root / "data" / cat).mkdir(parents=True)
         stamps = [f"2014-01-01 {h:02d}:{m:02d}:00" for h in range(10) for m in range(0, 60, 5)]
         rows = ["timestamp,value"] + [f"{t},{float(i % 7)}" for i, t in enumerate(stamps)]
         (root / "data" / cat / name).write_text("\n".join(rows) + "\n")
     (root / "labels").mkdir()
-    windows = {"realA/a.csv": [["2014-01-01 02:00:00.000000", "2014-01-01 03:00:00.000000"]], "artB/b.csv": []}
+    windows = {
+        "realA/a.csv": [["2014-01-01 02:00:00.000000", "2014-01-01 03:00:00.000000"]],
+        "artB/b.csv": [["2014-01-01 07:00:00.000000", "2014-01-01 07:30:00.000000"]],
+    }
     (root / "labels" / "combined_windows.json").write_text(json.dumps(windows))
     return root
 
@@ -132,6 +136,29 @@ def test_training_reads_host_csvs_and_nab_layout_corpora_from_one_channel(tiny_d
     mixed = read_series(channel)
     assert {s.category for s in mixed} == {"generated", "realA", "artB"}
     assert sum(s.category == "generated" for s in mixed) == TINY.hosts * 4
+
+
+def test_cv_trains_one_model_per_left_out_category_and_scores_only_that_category(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("torch")
+    from training.cv import cross_validate_lstm
+    from training.train import Hyperparameters
+
+    nab = _nab_layout(tmp_path / "nab")
+    hp = Hyperparameters(window=24, hidden=8, epochs=1, max_train_windows=2000, warmup=30)
+    out = cross_validate_lstm([tiny_data, nab], nab, tmp_path / "cv", hp, others=(), log=lambda _line: None)
+    assert out["method"] == "leave-one-category-out"
+    assert [f["excluded"] for f in out["folds"]] == [["artB"], ["realA"]]
+    for fold in out["folds"]:
+        assert fold["fold"] not in fold["series_by_category"] and fold["series_by_category"]["generated"] == 8
+    assert set(out["detectors"]) == {"lstm"} and set(out["detectors"]["lstm"]["cv"]) == {
+        "standard",
+        "reward_low_FP_rate",
+        "reward_low_FN_rate",
+    }
+    assert json.loads((tmp_path / "cv" / "cv.json").read_text()) == out
+    assert (tmp_path / "cv" / "realA" / "model.npz").exists()
 
 
 def test_export_reads_the_metrics_table_page_by_page(tmp_path: Path) -> None:
