@@ -30,7 +30,6 @@ DEFAULT_PLUGINS = {
     "bedrock": "detectors.bedrock",
     "patterns": "detectors.patterns",
     "contextual": "detectors.contextual",
-    "likelihood": "detectors.likelihood",
 }
 """Used only when the project runs from a checkout whose entry points are not installed."""
 DEFAULT_DETECTORS = ("statistical",)

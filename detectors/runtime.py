@@ -119,14 +119,16 @@ detector is skipped (and counted) until that worker ends, so a hung plugin holds
 _busy_lock = threading.Lock()
 
 
-def _run_detector(detector: Detector, jobs: list[_Job], out: dict[int, tuple]) -> None:
-    """Score every job with one detector, in order; each job's outcome lands in ``out`` when done."""
+def _run_detector(name: str, detector: Detector, jobs: list[_Job], out: dict[int, tuple]) -> None:
+    """Score every job with one detector, in order; each job's outcome lands in ``out`` when done.
+
+    State is kept under ``name``, the key the detector was given under (usually its own name)."""
     for i, job in enumerate(jobs):
-        before = job.state.detectors.get(detector.name)
+        before = job.state.detectors.get(name)
         started = time.perf_counter()
         try:
             det_state = json.loads(json.dumps(before)) if before is not None else detector.new_state(job.series)
-            scores = _checked(detector.name, detector.score(job.series, det_state, job.points), len(job.points))
+            scores = _checked(name, detector.score(job.series, det_state, job.points), len(job.points))
             out[i] = (scores, det_state, None, time.perf_counter() - started)
         except BaseException as exc:  # noqa: BLE001 - isolate every plugin failure
             out[i] = (None, None, exc, time.perf_counter() - started)
@@ -181,7 +183,7 @@ def score_batch(
                 continue
             _busy.pop(name, None)
         worker = threading.Thread(
-            target=_run_detector, args=(detector, jobs, outputs[name]), name=f"detector-{name}", daemon=True
+            target=_run_detector, args=(name, detector, jobs, outputs[name]), name=f"detector-{name}", daemon=True
         )
         worker.start()
         workers[name] = worker

@@ -27,6 +27,7 @@ import numpy as np
 
 from detectors import cv, nab, plugins
 from detectors.evaluate import combined, stream_file
+from detectors.evaluate import members as members_of
 from detectors.lstm import LstmDetector
 from training.train import ARTIFACT_STEM, Hyperparameters, train
 
@@ -48,9 +49,10 @@ def fold_scores(
     folds = cv.make_folds(files, 2)
     if folds.method != "leave-one-category-out":
         raise ValueError(f"{corpus}: needs at least two categories with windows for per-fold models")
-    scores: dict[str, list[np.ndarray]] = {name: [np.zeros(0)] * len(files) for name in ("lstm", *others)}
+    base = list(dict.fromkeys(m for name in others for m in members_of(name)))
+    scores: dict[str, list[np.ndarray]] = {name: [np.zeros(0)] * len(files) for name in ("lstm", *base)}
     facts = []
-    other_detectors = {name: plugins.get_detector(name) for name in others}
+    other_detectors = {name: plugins.get_detector(name) for name in base}
     for name, members in zip(folds.names, folds.members, strict=True):
         started = time.perf_counter()
         excluded = ",".join(c for c in (hp.exclude_categories, name) if c)
@@ -89,11 +91,11 @@ def cross_validate_lstm(
     hp = hp or Hyperparameters()
     files, folds, scores, facts = fold_scores(data_dirs, corpus, out_dir, hp, others, log)
     weights = [nab.row_weights(f.timestamps, f.windows) for f in files]
-    named = dict(scores)
-    for other in others:
-        named[f"{other}+lstm"] = [
-            combined({other: a, "lstm": b}, [other, "lstm"]) for a, b in zip(scores[other], scores["lstm"], strict=True)
-        ]
+    named: dict[str, list[np.ndarray]] = {"lstm": scores["lstm"]}
+    for other in others:  # ``a+b`` is their runtime combination, as in ``iops evaluate``
+        for name in (other, f"{other}+lstm"):
+            parts = members_of(name)
+            named[name] = [combined({p: scores[p][i] for p in parts}, parts) for i in range(len(files))]
     out: dict[str, Any] = {"corpus": str(corpus), "folds": facts, "method": folds.method, "detectors": {}}
     for name, per_file in named.items():
         res = cv.cross_validate(per_file, weights, folds)

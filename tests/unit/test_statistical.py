@@ -135,3 +135,30 @@ def test_nab_standard_score_does_not_regress() -> None:
     out = evaluate(CORPUS, ["statistical"], progress=False)["detectors"]["statistical"]
     assert out["standard"]["score"] >= 65.0  # issue target 60; measured 70.67
     assert out["standard"]["threshold"] == pytest.approx(DEFAULT_THRESHOLD, abs=1e-3)
+
+
+def _noise_series(level: float, sigma: float, step: str, days: float, seed: int) -> list[Point]:
+    rng = random.Random(seed)
+    t, end, pts = 1_700_006_400.0, 1_700_006_400.0 + days * 86400, []
+    while t < end:
+        pts.append(Point(t, level + rng.gauss(0, sigma)))
+        t += 60.0 if step == "1min" else 300.0 if step == "5min" else max(1.0, round(rng.expovariate(1 / 120)))
+    return pts
+
+
+def test_stationary_noise_stays_quiet_including_a_new_hosts_first_day() -> None:
+    """Issue 15: at most 0.05 insights per series-day on noise, whatever its level, scale or rate."""
+    flagged, days = 0, 0.0
+    for i, (level, sigma) in enumerate([(0.0, 1.0), (1.0, 0.1), (50.0, 0.5), (50.0, 5.0), (1e6, 1e4)]):
+        for j, step in enumerate(("1min", "5min", "irregular")):
+            for length in (1.0, 7.0):
+                det = StatisticalDetector()
+                state = det.new_state(KEY)
+                pts = _noise_series(level, sigma, step, length, seed=100 * i + 10 * j + int(length))
+                scores: list[float] = []
+                for k in range(0, len(pts), 100):
+                    scores += det.score(KEY, state, pts[k : k + 100])
+                    state = json.loads(json.dumps(state))
+                flagged += sum(s >= DEFAULT_THRESHOLD for s in scores)
+                days += length
+    assert flagged / days <= 0.05
