@@ -32,7 +32,7 @@ DEFAULT_PLUGINS = {
     "contextual": "detectors.contextual",
 }
 """Used only when the project runs from a checkout whose entry points are not installed."""
-DEFAULT_DETECTORS = ("statistical",)
+DEFAULT_DETECTORS = ("statistical", "contextual", "lstm")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from handlers.definitions import DETECTOR_STATE, INSIGHTS, METRICS
 
-DEFAULT_ANOMALY_THRESHOLD = 0.5268
-"""The statistical detector's NAB-optimised threshold (standard profile); Pulumi.yaml has the same."""
+DEFAULT_ANOMALY_THRESHOLD = 0.5256
+"""The default detectors' cross-validated threshold (docs/detection.md); Pulumi.yaml has the same."""
 
 
 @dataclass(frozen=True, slots=True)

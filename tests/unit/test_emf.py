@@ -118,7 +118,7 @@ def test_ai_prints_insights_by_severity_and_detector_metrics(ddb, capsys: pytest
     stored = Counter(i["severity"] for i in all_insights(ddb))
     assert stored and by_severity == stored
     detector_docs = [d for d in docs if "DetectorLatency" in d]
-    assert [d["detector"] for d in detector_docs] == ["statistical"] * len(batches)
+    assert [d["detector"] for d in detector_docs] == ["contextual", "lstm", "statistical"] * len(batches)
     assert all(d["DetectorFailures"] == 0 and d["DetectorLatency"] > 0 for d in detector_docs)
     ai.reset()
 

@@ -216,3 +216,13 @@ def test_fitted_weights_are_reported_and_cross_validated(tmp_path: Path) -> None
     assert set(entry["weights_by_profile"]) == set(nab.PROFILES)
     assert set(entry["by_category"]["realThing"]) >= {"files", "windows", *nab.PROFILES}
     assert all(len(f["weights"]) == 2 for f in entry["cv"]["standard"]["folds"])
+
+
+def test_code_defaults_are_what_pulumi_yaml_deploys() -> None:
+    """`iops local` and a Lambda without the variables run exactly the stack's default detectors and threshold."""
+    from detectors import plugins
+    from handlers.settings import DEFAULT_ANOMALY_THRESHOLD
+
+    deployed = evaluate.stack_config()
+    assert deployed.detectors == list(plugins.DEFAULT_DETECTORS)
+    assert deployed.threshold == DEFAULT_ANOMALY_THRESHOLD

@@ -34,7 +34,7 @@ def test_builtins_come_from_this_distributions_entry_points() -> None:
     for name in ("statistical", "lstm", "sagemaker", "bedrock"):
         assert infos[name].builtin and infos[name].distribution == "iops-dashboard"
     assert "statistical" in plugins.all_detectors()
-    assert list(plugins.enabled_detectors()) == ["statistical"]
+    assert list(plugins.enabled_detectors()) == ["statistical", "contextual", "lstm"]  # Pulumi.yaml's default
 
 
 def test_allow_list_limits_what_loads(monkeypatch) -> None:
