@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from detectors import plugins  # noqa: E402
 from detectors.contract import Point, SeriesKey  # noqa: E402
-from detectors.evaluate import BATCH, default_names, evaluate  # noqa: E402
+from detectors.evaluate import BATCH, default_names, evaluate, members, stack_config  # noqa: E402
 from detectors.runtime import SeriesState, score_series  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "nab"
@@ -52,8 +52,10 @@ def corpus_series(corpus: Path) -> list[list[Point]]:
 
 
 def throughput(name: str, series: list[list[Point]]) -> dict:
-    """Points per second of one detector through `score_series` with JSON state between batches."""
-    detectors = {name: plugins.get_detector(name)}
+    """Points per second of a detector (``a+b``: side by side; ``default``: the stack's set) through
+    `score_series` with JSON state between batches."""
+    parts = stack_config().detectors if name == "default" else members(name)
+    detectors = {m: plugins.get_detector(m) for m in parts}
     total = sum(len(s) for s in series)
     started = time.perf_counter()
     for i, pts in enumerate(series):
@@ -69,10 +71,14 @@ def throughput(name: str, series: list[list[Point]]) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--detector", action="append", help="default: every local detector")
+    parser.add_argument(
+        "--detector",
+        action="append",
+        help="'a+b' for a set, 'default' for the stack's (default: each local one and 'default')",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    names = args.detector or default_names()
+    names = args.detector or [*default_names(), "default"]
     have_corpus = (args.corpus / "data").is_dir()
     series = corpus_series(args.corpus) if have_corpus else synthetic()
     report: dict = {"source": str(args.corpus) if have_corpus else "synthetic", "detectors": {}}
@@ -87,7 +93,7 @@ def main() -> int:
         return 0
     print(f"series: {report['source']}")
     for name, r in report["detectors"].items():
-        print(f"{name:<14} {r['points_per_s']:>9,} points/s  ({r['points']:,} points in {r['seconds']:.2f}s)")
+        print(f"{name:<28} {r['points_per_s']:>9,} points/s  ({r['points']:,} points in {r['seconds']:.2f}s)")
     if have_corpus:
         print(f"iops evaluate wall time: {report['evaluate_seconds']:.2f}s for {report['evaluate_points']:,} points")
     return 0
