@@ -38,6 +38,14 @@ from typing import Any
 
 import numpy as np
 
+try:
+    from detectors.envelope import range_novelty
+except ImportError:  # a SageMaker job or endpoint holds these modules flat, without the package
+    from envelope import range_novelty  # type: ignore[no-redef]
+
+FLAT_MODULES = ("lstm_model.py", "envelope.py")
+"""This module and what it imports: the files SageMaker's script mode and endpoint get, side by side."""
+
 SCHEMA_VERSION = 2
 """2: the per-series layer is the record calibration (1 was a surprise likelihood); loaders refuse others."""
 INPUT_CLIP = 10.0
@@ -255,17 +263,9 @@ def likelihood_scores(
                 ratio = max(ratio, avg[k] / (max(rec[k], noise_floor[k]) + 1e-9))
             rec[k] = max(rec[k] * memory, avg[k])
         if x is not None:
-            for k, step in enumerate(steps):
-                sm[k] += step * (x - sm[k])
-                if n >= warmup:
-                    reach, mid = reach_per_b[k] * max(b, floor), 0.5 * (hi[k] + lo[k])
-                    top, bottom = max(hi[k], mid + reach), min(lo[k], mid - reach)
-                    beyond = max(sm[k] - top, bottom - sm[k])
-                    if beyond > 0:
-                        ratio = max(ratio, 1.0 + beyond / (top - bottom + floor))
-                # the envelope fades toward the level, so old extremes stop masking new ones
-                hi[k] = max(sm[k], level + (hi[k] - level) * memory)
-                lo[k] = min(sm[k], level + (lo[k] - level) * memory)
+            scale = max(b, floor)
+            reach = [r * scale for r in reach_per_b]
+            ratio = max(ratio, range_novelty(sm, hi, lo, x, steps, reach, level, memory, floor, n >= warmup))
         lim = clip * max(b, floor)
         if n >= warmup:
             b += scale_alpha * (min(e, lim) - b)

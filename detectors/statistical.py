@@ -49,6 +49,7 @@ import math
 from collections.abc import Sequence
 
 from detectors.contract import Point, SeriesKey, State
+from detectors.envelope import range_novelty
 from detectors.hookspecs import hookimpl
 
 DAY_S = 86400.0
@@ -182,18 +183,9 @@ class StatisticalDetector:
                 if scored:
                     ratio = max(ratio, avg[i] / (max(rec[i], noise_floor[i]) + 1e-9))
                 rec[i] = max(rec[i] * fade, avg[i])
-            for i, w in enumerate(weights):
-                sm[i] += w * (x - sm[i])
-                if scored:
-                    # never narrower than what noise itself reaches around the envelope's middle
-                    reach, mid = reach_per_b[i] * max(b_level, floor), 0.5 * (hi[i] + lo[i])
-                    top, bottom = max(hi[i], mid + reach), min(lo[i], mid - reach)
-                    beyond = max(sm[i] - top, bottom - sm[i])
-                    if beyond > 0:
-                        ratio = max(ratio, 1.0 + beyond / (top - bottom + floor))
-                # the envelope fades toward the level, so old extremes stop masking new ones
-                hi[i] = max(sm[i], level + (hi[i] - level) * fade)
-                lo[i] = min(sm[i], level + (lo[i] - level) * fade)
+            scale = max(b_level, floor)
+            reach = [r * scale for r in reach_per_b]
+            ratio = max(ratio, range_novelty(sm, hi, lo, x, weights, reach, level, fade, floor, scored))
             if still_on:
                 same = x == prev
                 if same:

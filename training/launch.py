@@ -67,7 +67,8 @@ def stage_source(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("train.py", "inference.py"):
         shutil.copy2(TRAINING_DIR / name, dest / name)
-    shutil.copy2(Path(lstm_model.__file__), dest / "lstm_model.py")
+    for name in lstm_model.FLAT_MODULES:
+        shutil.copy2(Path(lstm_model.__file__).with_name(name), dest / name)
     return dest
 
 

@@ -400,7 +400,8 @@ def _copy_serving_code(code_dir: Path) -> None:
     code_dir.mkdir(parents=True, exist_ok=True)
     here = Path(__file__).resolve().parent
     shutil.copy2(here / "inference.py", code_dir / "inference.py")
-    shutil.copy2(Path(lstm_model.__file__), code_dir / "lstm_model.py")
+    for name in lstm_model.FLAT_MODULES:  # the model code and what it imports, flat as the endpoint loads them
+        shutil.copy2(Path(lstm_model.__file__).with_name(name), code_dir / name)
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Hyperparameters]:

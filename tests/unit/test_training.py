@@ -98,7 +98,7 @@ def test_script_mode_training_is_quick_and_the_detector_loads_it(tiny_model: tup
     values[150] += 30
     scores = det.score(series, det.new_state(series), [Point(float(i), float(v)) for i, v in enumerate(values)])
     assert scores[150] == max(scores) and scores[150] > 0.5
-    assert sorted(p.name for p in (model_dir / "code").iterdir()) == ["inference.py", "lstm_model.py"]
+    assert sorted(p.name for p in (model_dir / "code").iterdir()) == ["envelope.py", "inference.py", "lstm_model.py"]
     assert inference.model_fn(str(model_dir)).window == 24
 
 
@@ -233,7 +233,7 @@ def test_launch_sends_the_expected_training_job(tiny_data: Path, monkeypatch) ->
     assert channels["training"].startswith("s3://iops-dev-ml/data/")
     assert all(uri.startswith("s3://iops-dev-ml/") for uri in channels.values())  # nothing in a default bucket
     code_keys = sorted(k.rsplit("/", 1)[1] for k in keys if "/input/code/" in k)
-    assert code_keys == ["inference.py", "lstm_model.py", "train.py"]
+    assert code_keys == ["envelope.py", "inference.py", "lstm_model.py", "train.py"]
     assert sum(k.startswith("data/") for k in keys) == 3  # two host CSVs and the manifest
     assert desc["ModelArtifacts"]["S3ModelArtifacts"].startswith("s3://iops-dev-ml/models/")
     assert any("Completed" in line for line in lines) and lines[-1].startswith("model artifact: s3://")
