@@ -26,6 +26,10 @@ from typing import Any, Protocol, runtime_checkable
 from detectors.severity import SEVERITIES as SEVERITIES  # defined there; a plugin may import them from here
 from detectors.severity import severity_rank as severity_rank
 
+STREAM_PREFIX = "ib/"
+"""An InfiniBand stream's entity is ``ib/<stream>`` (its minute items' key): no hostname can contain
+'/', so a stream and a host of the same name never share items, series or insights."""
+
 State = dict[str, Any]
 """Per-series detector state; must survive ``json.loads(json.dumps(state))``.
 

@@ -19,10 +19,9 @@ import re
 from collections.abc import Sequence
 from statistics import median
 
-from detectors.contract import Member
+from detectors.contract import STREAM_PREFIX, Member
 from detectors.hookspecs import hookimpl
 
-IB_PREFIX = "ib_"
 MIN_METRICS_FLOOR = 2
 
 
@@ -68,15 +67,16 @@ def _span(members: Sequence[Member]) -> str:
 
 
 def ib_group(entity: str) -> str:
-    """The stream group of an InfiniBand stream: its name without the trailing index (ib_sw1_p3 -> ib_sw1)."""
-    return re.sub(r"_?\d+$", "", entity) or entity
+    """The stream group of an InfiniBand stream: its name without the trailing index (ib/ib_sw1_p3 -> ib_sw1_p)."""
+    name = entity.removeprefix(STREAM_PREFIX)
+    return re.sub(r"_?\d+$", "", name) or name
 
 
 class SameMetric:
     name = "same-metric"
 
     def group(self, member: Member) -> str | None:
-        return None if member.entity.startswith(IB_PREFIX) else member.metric
+        return None if member.entity.startswith(STREAM_PREFIX) else member.metric
 
     def is_pattern(self, members: Sequence[Member], min_members: int) -> bool:
         return same_direction_hosts(members) >= min_members
@@ -120,7 +120,7 @@ class IbFabric:
     name = "ib-fabric"
 
     def group(self, member: Member) -> str | None:
-        return ib_group(member.entity) if member.entity.startswith(IB_PREFIX) else None
+        return ib_group(member.entity) if member.entity.startswith(STREAM_PREFIX) else None
 
     def is_pattern(self, members: Sequence[Member], min_members: int) -> bool:
         return same_direction_hosts(members) >= min_members

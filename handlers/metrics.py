@@ -20,6 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, ParamValidationError
 
+from detectors.contract import STREAM_PREFIX
 from handlers import dynamo
 from handlers.definitions import METRICS
 
@@ -27,9 +28,6 @@ log = logging.getLogger(__name__)
 
 HOSTNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,252}")
 """Matched with ``fullmatch`` everywhere: ``$`` would accept a trailing newline."""
-STREAM_PREFIX = "ib/"
-"""InfiniBand minute items live under ``ib/<stream>``: no hostname can contain '/', so no host's
-items can be overwritten by a stream's (or the reverse)."""
 ENTITY_RE = re.compile(rf"(?:{re.escape(STREAM_PREFIX)})?{HOSTNAME_RE.pattern}")
 """A host or an InfiniBand stream (``ib/<stream>``), as stored and as insights name it."""
 METRIC_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}")
@@ -175,7 +173,9 @@ def validate_metric(raw: Any) -> Metric:
         if name in ("hostname", "timestamp"):
             continue
         if name in RESERVED or not METRIC_NAME_RE.fullmatch(str(name)):
-            field_errors.append(f"{str(name)[:64]!r} is not an allowed metric name (letters, digits, '_' or '.', max 64)")
+            field_errors.append(
+                f"{str(name)[:64]!r} is not an allowed metric name (letters, digits, '_' or '.', max 64)"
+            )
             continue
         problem = _check_value(name, value)
         if problem:
@@ -401,7 +401,9 @@ def query_metrics(
         raise BadRequest("from must not be after to")
     if hostname is not None:
         if not ENTITY_RE.fullmatch(hostname):
-            raise BadRequest(f"hostname must be a hostname or {STREAM_PREFIX}<stream>: 1-253 letters, digits, '.', '_', ':' or '-'")
+            raise BadRequest(
+                f"hostname must be a hostname or {STREAM_PREFIX}<stream>: 1-253 letters, digits, '.', '_', ':' or '-'"
+            )
         resp = run_query(
             ddb.query,
             KeyConditionExpression="hostname = :h AND #ts BETWEEN :lo AND :hi",

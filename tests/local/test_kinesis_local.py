@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from handlers.metrics import STREAM_PREFIX
 from local.emulator import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,22 +99,22 @@ def test_degraded_stream_gets_metrics_and_an_insight(local) -> None:
     streams = ("ib_stream_1", "ib_stream_2", "ib_stream_3")
 
     def all_minutes() -> dict[str, list[dict]] | None:
-        got = {s: get(f"{api}/metrics?hostname={s}&limit=100")["metrics"] for s in streams}
+        got = {s: get(f"{api}/metrics?hostname={STREAM_PREFIX}{s}&limit=100")["metrics"] for s in streams}
         return got if all(len(v) >= MINUTES - 2 for v in got.values()) else None
 
     metrics = wait_for("every stream's closed minutes", all_minutes)
 
     def settled_insights() -> dict[str, list[dict]] | None:
-        first = {s: get(f"{api}/insights?host={s}&limit=100")["insights"] for s in streams}
+        first = {s: get(f"{api}/insights?host={STREAM_PREFIX}{s}&limit=100")["insights"] for s in streams}
         time.sleep(3)
-        again = {s: get(f"{api}/insights?host={s}&limit=100")["insights"] for s in streams}
+        again = {s: get(f"{api}/insights?host={STREAM_PREFIX}{s}&limit=100")["insights"] for s in streams}
         return again if first == again and again[degraded] else None
 
     insights = wait_for("the AI tier to settle", settled_insights)
     # LOW insights (risk just past the NAB-optimised threshold) are noise-level by design; judge MEDIUM and up.
     latency = [i for i in insights[degraded] if i["metric"].startswith("ibLatencyUs") and i["risk_score"] >= 60]
     assert latency, f"no latency insight for {degraded}: {insights[degraded]}"
-    assert all(i["entity_id"] == degraded for i in latency)
+    assert all(i["entity_id"] == STREAM_PREFIX + degraded for i in latency)  # a key space no host can take
     assert max(i["risk_score"] for i in latency) >= 80
     # Detections start at the injected degradation, not before. (A pattern's timestamp is its first member's,
     # which may be a noise-level anomaly up to a pattern window earlier, so only anomalies are judged here.)

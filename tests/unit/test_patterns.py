@@ -34,7 +34,7 @@ def fresh_plugins(monkeypatch):
 
 def test_same_metric_needs_enough_distinct_hosts() -> None:
     rule = SameMetric()
-    assert rule.group(m("web-01")) == "cpuUsage" and rule.group(m("ib_stream_1", "ibLatencyUs")) is None
+    assert rule.group(m("web-01")) == "cpuUsage" and rule.group(m("ib/ib_stream_1", "ibLatencyUs")) is None
     two = [m("web-01"), m("web-02"), m("web-02", dt=60)]
     assert not rule.is_pattern(two, 3)
     assert rule.is_pattern([*two, m("db-03")], 3)
@@ -45,7 +45,7 @@ def test_hosts_must_move_the_same_way() -> None:
     mixed = [m("a", obs=60.0), m("b", obs=40.0), m("c", obs=61.0), m("d", obs=39.0)]  # expected 50: 2 up, 2 down
     assert not rule.is_pattern(mixed, 3)
     assert rule.is_pattern([*mixed, m("e", obs=70.0)], 3)
-    assert IbFabric().is_pattern([m(f"ib_s_{i}", "ibLatencyUs", obs=1.0, exp=2.0) for i in range(3)], 3)
+    assert IbFabric().is_pattern([m(f"ib/ib_s_{i}", "ibLatencyUs", obs=1.0, exp=2.0) for i in range(3)], 3)
 
 
 def test_same_host_counts_metrics_not_points() -> None:
@@ -58,10 +58,10 @@ def test_same_host_counts_metrics_not_points() -> None:
 
 
 def test_ib_streams_group_by_switch_name() -> None:
-    assert ib_group("ib_stream_3") == "ib_stream" and ib_group("ib_sw1_p12") == "ib_sw1_p"
+    assert ib_group("ib/ib_stream_3") == "ib_stream" and ib_group("ib/ib_sw1_p12") == "ib_sw1_p"
     rule = IbFabric()
     assert rule.group(m("web-01")) is None
-    streams = [m(f"ib_stream_{i}", "ibLatencyUs", obs=2.6, exp=1.8) for i in range(1, 6)]
+    streams = [m(f"ib/ib_stream_{i}", "ibLatencyUs", obs=2.6, exp=1.8) for i in range(1, 6)]
     assert rule.is_pattern(streams, 3)
     text, recs = rule.describe("ib_stream", streams)
     assert text.startswith("5 InfiniBand streams of ib_stream degrade together") and "+44 %" in text and recs
