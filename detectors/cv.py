@@ -92,21 +92,34 @@ def cross_validate(
             thr, degenerate = fit_threshold([scores[i] for i in train], [weights[i] for i in train], profile)
             for i in test:
                 thresholds[i] = thr
-            raw, norm = score_at([scores[i] for i in test], [weights[i] for i in test], profile, [thr] * len(test))
-            fold_info.append(
-                {
-                    "fold": name,
-                    "files": len(test),
-                    "windows": sum(weights[i].windows for i in test),
-                    "threshold": thr,
-                    "degenerate": degenerate,
-                    "raw": round(raw, 4),
-                    "score": None if norm is None else round(norm, 2),
-                }
-            )
+            fold_info.append(_fold_record(name, test, scores, weights, profile, thr, degenerate))
         raw, norm = score_at(scores, weights, profile, thresholds)
         out[profile] = {"score": None if norm is None else round(norm, 2), "raw": round(raw, 4), "folds": fold_info}
     return out
+
+
+def _fold_record(
+    name: str,
+    test: list[int],
+    scores: list[np.ndarray],
+    row_weights: list[nab.RowWeights],
+    profile: str,
+    thr: float,
+    degenerate: bool,
+    **fitted: object,
+) -> dict:
+    """What one fold fitted and how its own files score at it (the ``folds`` entries of the report)."""
+    raw, norm = score_at([scores[i] for i in test], [row_weights[i] for i in test], profile, [thr] * len(test))
+    return {
+        "fold": name,
+        "files": len(test),
+        "windows": sum(row_weights[i].windows for i in test),
+        "threshold": thr,
+        **fitted,
+        "degenerate": degenerate,
+        "raw": round(raw, 4),
+        "score": None if norm is None else round(norm, 2),
+    }
 
 
 # --- weighted ensembles: weights fitted like the threshold ---------------------------------
@@ -175,19 +188,7 @@ def cross_validate_weighted(
             for i in test:
                 combined[i] = combine(per_file[i], w)
                 thresholds[i] = thr
-            raw, norm = score_at([combined[i] for i in test], [weights[i] for i in test], profile, [thr] * len(test))
-            fold_info.append(
-                {
-                    "fold": name,
-                    "files": len(test),
-                    "windows": sum(weights[i].windows for i in test),
-                    "threshold": thr,
-                    "weights": list(w),
-                    "degenerate": degenerate,
-                    "raw": round(raw, 4),
-                    "score": None if norm is None else round(norm, 2),
-                }
-            )
+            fold_info.append(_fold_record(name, test, combined, weights, profile, thr, degenerate, weights=list(w)))
         raw, norm = score_at(combined, weights, profile, thresholds)
         out[profile] = {"score": None if norm is None else round(norm, 2), "raw": round(raw, 4), "folds": fold_info}
     return out
