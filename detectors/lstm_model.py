@@ -39,9 +39,9 @@ from typing import Any
 import numpy as np
 
 try:
-    from detectors.envelope import range_novelty
+    from detectors.envelope import episode_step, forget, range_novelty, snapshot
 except ImportError:  # a SageMaker job or endpoint holds these modules flat, without the package
-    from envelope import range_novelty  # type: ignore[no-redef]
+    from envelope import episode_step, forget, range_novelty, snapshot  # type: ignore[no-redef]
 
 FLAT_MODULES = ("lstm_model.py", "envelope.py")
 """This module and what it imports: the files SageMaker's script mode and endpoint get, side by side."""
@@ -66,6 +66,11 @@ NOISE_Z = 4.42
 middle (two-sided Gaussian tail of 1e-5), the noise standard deviation of each smoothed value
 being estimated from the residual scale. Without these floors a young or quiet series alarms
 whenever noise sets a new record or a new extreme."""
+EPISODE = {"quiet": 6, "longest": 288, "peak": 3.0, "keep": 0.5}
+"""Incidents do not become the baseline (as in the statistical detector, counted in points): a
+flagged episode that reached ``peak`` and ended within ``longest`` points gives back all but
+``keep`` of what it added to the records, envelope and residual scale. ``episode`` in the
+calibration parameters overrides it; ``"episode": null`` turns it off."""
 
 
 def normalise(windows: np.ndarray, rel_floor: float, abs_floor: float) -> tuple[np.ndarray, np.ndarray]:
@@ -235,7 +240,8 @@ def likelihood_scores(
     rel_floor = float(params["rel_floor"])
     noise_floor = params.get("noise_floor", (0.0, 0.0))  # off by default: docs/ml.md has the trade-off
     noise_z = float(params.get("noise_z", NOISE_Z))
-    n, level, b = state["n"], state["level"], state["b"]
+    episode = params.get("episode", EPISODE)
+    n, level, b, ep = state["n"], state["level"], state["b"], state.get("ep")
     avg, rec, sm, hi, lo = state["avg"], state["rec"], state["sm"], state["hi"], state["lo"]
     steps = [1.0 / k for k in SCALES]
     # noise sd of each smoothed value per unit of the mean absolute residual (Gaussian)
@@ -250,6 +256,7 @@ def likelihood_scores(
             level = x if x is not None else 0.0
             sm[:] = hi[:] = lo[:] = [level] * len(SCALES)
         floor = rel_floor * abs(level) + 1e-9  # flat series: any change is news, not a division by 0
+        before = snapshot(rec, hi, lo, [b]) if episode and ep is None else None
         e = abs(r)
         if n < warmup:
             # the scale is a plain running mean that includes this residual, so the first residuals
@@ -266,6 +273,13 @@ def likelihood_scores(
             scale = max(b, floor)
             reach = [r * scale for r in reach_per_b]
             ratio = max(ratio, range_novelty(sm, hi, lo, x, steps, reach, level, memory, floor, n >= warmup))
+        if episode and n >= warmup:
+            ep, incident = episode_step(
+                ep, ratio, n, before, avg, noise_floor, episode["quiet"], episode["longest"], episode["peak"]
+            )
+            if incident is not None:
+                fade_since = memory ** (n - incident[0])
+                (b,) = forget(incident, rec, hi, lo, sm, [b], level, fade_since, episode["keep"])
         lim = clip * max(b, floor)
         if n >= warmup:
             b += scale_alpha * (min(e, lim) - b)
@@ -273,5 +287,5 @@ def likelihood_scores(
             level += level_alpha * _clip(x - level, lim)
         n += 1
         out.append(ratio / (1.0 + ratio))
-    state.update(n=n, level=level, b=b)
+    state.update(n=n, level=level, b=b, ep=ep)
     return out

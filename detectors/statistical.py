@@ -49,7 +49,7 @@ import math
 from collections.abc import Sequence
 
 from detectors.contract import Point, SeriesKey, State
-from detectors.envelope import range_novelty
+from detectors.envelope import episode_step, forget, range_novelty, snapshot
 from detectors.hookspecs import hookimpl
 
 DAY_S = 86400.0
@@ -94,6 +94,15 @@ NOISE_FLOOR = (1.877, 0.977)
 """A record never counts as lower than what Gaussian noise reaches once in 100,000 points, per
 surprise scale: the 1 - 1e-5 quantile of ``log(1 + |z| / E|z|)`` and of its 10-point EWMA
 (simulated, 4 million draws), for the same reason."""
+
+EPISODE_QUIET_S = 1800.0
+EPISODE_LONGEST_S = 86400.0
+EPISODE_PEAK = 3.0
+EPISODE_KEEP = 0.5
+"""Incidents do not become the baseline (issue 15): a flagged episode (evidence at the record) that
+reached EPISODE_PEAK and ended (EPISODE_QUIET_S without evidence at the record) within
+EPISODE_LONGEST_S is forgotten: the records, envelope and residual scales go back to what they
+were before it, so the same incident recurring is flagged again. A longer one is a new normal."""
 
 NBINS = int(DAY_S // BIN_S)
 WEEK_S = 7 * DAY_S
@@ -147,6 +156,7 @@ class StatisticalDetector:
         noise_floor, young = NOISE_FLOOR, YOUNG_S
         run, srec, prev, still_on = state.get("run", 0), state.get("srec", 0.0), state.get("prev"), STILL_ON
         rs, rep, rr = state.get("rs"), state.get("rep", 0.0), state.get("rr", 1.0)
+        ep = state.get("ep")
         out: list[float] = []
         for p in points:
             x, t = p.value, p.timestamp
@@ -162,6 +172,7 @@ class StatisticalDetector:
                 out.append(0.0)
                 continue
             floor = 1e-3 * abs(level) + 1e-9  # flat series: any change is news, not a division by 0
+            before = snapshot(rec, hi, lo, [b_level, b_prof, b_week]) if ep is None else None
             seasonal = t - t0 >= DAY_S and prof[k] is not None
             # memory fades with time, not with points: sparse series keep their records as long
             fade = MEMORY ** max(0.0, (t - last) / BIN_S)
@@ -208,6 +219,15 @@ class StatisticalDetector:
                     srec *= fade
                     run = 0
                 prev = x
+            ep, restore = (
+                episode_step(ep, ratio, t, before, avg, noise_floor, EPISODE_QUIET_S, EPISODE_LONGEST_S, EPISODE_PEAK)
+                if scored
+                else (ep, None)
+            )
+            if restore is not None:
+                fade_since = MEMORY ** ((t - restore[0]) / BIN_S)
+                scales = [b_level, b_prof, b_week]
+                b_level, b_prof, b_week = forget(restore, rec, hi, lo, sm, scales, level, fade_since, EPISODE_KEEP)
             # update the forecasts after scoring (causal), with clipped residuals
             e = x - level
             lim = CLIP * max(b_level, floor)
@@ -248,6 +268,7 @@ class StatisticalDetector:
             rs=rs,
             rep=rep,
             rr=rr,
+            ep=ep,
         )
         return out
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from handlers.definitions import DETECTOR_STATE, INSIGHTS, METRICS
 
-DEFAULT_ANOMALY_THRESHOLD = 0.5256
+DEFAULT_ANOMALY_THRESHOLD = 0.5273
 """The default detectors' cross-validated threshold (docs/detection.md); Pulumi.yaml has the same."""
 
 

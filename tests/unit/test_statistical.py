@@ -162,3 +162,17 @@ def test_stationary_noise_stays_quiet_including_a_new_hosts_first_day() -> None:
                 flagged += sum(s >= DEFAULT_THRESHOLD for s in scores)
                 days += length
     assert flagged / days <= 0.05
+
+
+def test_a_large_incident_that_ended_gives_back_half_of_what_it_taught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15: an incident must not become the baseline. The same large spike three hours later
+    scores higher than it would if the first one had been learned in full."""
+    values = _noise(3 * 288)
+    first, second = 2 * 288, 2 * 288 + 36
+    for i in (first, second):
+        values[i : i + 3] = [v + 60 for v in values[i : i + 3]]
+    with_forgetting = _score(values)
+    monkeypatch.setattr("detectors.statistical.EPISODE_PEAK", math.inf)
+    learned_in_full = _score(values)
+    assert max(with_forgetting[first : first + 3]) == pytest.approx(max(learned_in_full[first : first + 3]))
+    assert max(with_forgetting[second : second + 3]) > max(learned_in_full[second : second + 3]) + 0.02
