@@ -1,26 +1,34 @@
 """IOps Dashboard: one stack per environment. Reads config, composes the tiers, exports outputs."""
 
-import json
-
 import pulumi
 import pulumi_aws as aws
 
 from components import artifacts
 from components.ai import AiArgs, AiTier
-from components.alerting import AlertingArgs, AlertingTier
+from components.alerting import AlertBusPolicy, AlertBusPolicyArgs, AlertingArgs, AlertingTier
+from components.api import RestApi, RestApiArgs
 from components.code import CodeBucket, CodeBucketArgs
 from components.config import StackConfig
 from components.ingest import IngestArgs, IngestTier
 from components.ml import MlTrainingArgs, MlTrainingTier
 from components.observability import ObservabilityArgs, ObservabilityTier
-from components.site import DashboardSiteTier, SiteArgs
+from components.site import DashboardConfig, DashboardConfigArgs, DashboardSiteTier, SiteArgs
 from components.streaming import StreamingArgs, StreamingTier
 from detectors import bedrock
+from iops.settings import PluginSettings, PredictionSettings
 
 cfg = StackConfig()
-code = CodeBucket("code", CodeBucketArgs(bucket_prefix=f"{cfg.prefix}-code-"))
-api_code = code.upload(artifacts.build(artifacts.API))
-ai_code = code.upload(artifacts.build(artifacts.with_extras(artifacts.AI, cfg.extra_detector_packages)))
+code = CodeBucket(
+    "code",
+    CodeBucketArgs(
+        bucket_prefix=f"{cfg.prefix}-code-",
+        packages=[
+            artifacts.build(artifacts.API),
+            artifacts.build(artifacts.with_extras(artifacts.AI, cfg.extra_detector_packages)),
+        ],
+    ),
+)
+api_code, ai_code = code.packages[artifacts.API.kind], code.packages[artifacts.AI.kind]
 
 # The dashboard's CloudFront distribution comes first: the API's CORS origins and the alert links name it.
 site = None
@@ -51,8 +59,6 @@ ingest = IngestTier(
         max_metrics_per_request=cfg.max_metrics_per_request,
         metrics_ttl_days=cfg.metrics_ttl_days,
         log_retention_days=cfg.log_retention_days,
-        throttle_rate_limit=cfg.api_throttle_rate_limit,
-        throttle_burst_limit=cfg.api_throttle_burst_limit,
         allowed_origins=origins,
     ),
 )
@@ -84,7 +90,7 @@ bedrock_statements = (
 )
 
 ml = None
-ml_environment: dict[str, pulumi.Input[str]] = {}
+sagemaker_endpoint: pulumi.Input[str] | None = None
 ml_statements: list[pulumi.Input[dict]] = []
 if cfg.ml_enabled:
     ml = MlTrainingTier(
@@ -101,7 +107,7 @@ if cfg.ml_enabled:
         ),
     )
     if ml.endpoint_name is not None and ml.invoke_statement is not None:
-        ml_environment["SAGEMAKER_ENDPOINT_NAME"] = ml.endpoint_name
+        sagemaker_endpoint = ml.endpoint_name
         ml_statements.append(ml.invoke_statement)
 
 ai = AiTier(
@@ -110,7 +116,6 @@ ai = AiTier(
         prefix=cfg.prefix,
         code=ai_code,
         api_code=api_code,
-        api=ingest.api,
         metrics_stream_arn=ingest.metrics_table.stream_arn,
         memory_mb=cfg.ai_memory_mb,
         timeout_s=cfg.ai_timeout_s,
@@ -121,29 +126,32 @@ ai = AiTier(
         batching_window_s=cfg.stream_batching_window_s,
         max_retries=cfg.stream_max_retries,
         insights_ttl_days=cfg.insights_ttl_days,
-        anomaly_threshold=float(cfg.anomaly_threshold),
-        detectors=cfg.detectors,
+        anomaly_threshold=cfg.anomaly_threshold,
+        plugins=PluginSettings(
+            detectors=tuple(cfg.detectors),
+            bedrock_enabled=cfg.bedrock_enabled,
+            bedrock_model_id=cfg.bedrock_model_id,
+            sagemaker_endpoint=sagemaker_endpoint,
+        ),
+        predictions=PredictionSettings(
+            limits=cfg.prediction_limits,
+            horizon_hours=cfg.prediction_horizon_hours,
+            every_points=cfg.forecast_every_points,
+        ),
+        pattern_window_s=cfg.pattern_window_seconds,
+        pattern_min_hosts=cfg.pattern_min_hosts,
         enrich_min_severity=cfg.enrich_min_severity,
         enrich_max_calls=cfg.enrich_max_calls,
         log_retention_days=cfg.log_retention_days,
         allowed_origins=origins,
         event_bus_name=alerting.bus.name,
         event_bus_arn=alerting.bus.arn,
-        extra_environment={
-            bedrock.ENABLED_ENV: str(cfg.bedrock_enabled).lower(),
-            bedrock.MODEL_ENV: cfg.bedrock_model_id,
-            "PREDICTION_LIMITS": json.dumps({k: float(v) for k, v in json.loads(cfg.prediction_limits).items()}),
-            "PREDICTION_HORIZON_HOURS": str(cfg.prediction_horizon_hours),
-            "FORECAST_EVERY_POINTS": str(cfg.forecast_every_points),
-            "PATTERN_WINDOW_SECONDS": str(cfg.pattern_window_seconds),
-            "PATTERN_MIN_HOSTS": str(cfg.pattern_min_hosts),
-            **ml_environment,
-            **({"DASHBOARD_URL": site.url} if site is not None else {}),
-        },
+        dashboard_url=site.url if site is not None else None,
         extra_statements=bedrock_statements + ml_statements,
     ),
 )
-alerting.allow_publishers([ai.ai_fn.role.arn])
+# The AI function publishes to the alert bus, so the bus's policy (nobody else may) follows it.
+AlertBusPolicy("alerting-bus-policy", AlertBusPolicyArgs(alerting=alerting, publisher_role_arns=[ai.ai_fn.role.arn]))
 
 streaming = None
 if cfg.streaming_enabled:
@@ -172,37 +180,35 @@ if cfg.streaming_enabled:
         ),
     )
 
-ingest.api.publish()
-if site is not None:
-    site.publish_config(ingest.api.url)
+# The REST API, once every function its routes name exists. It was the ingest tier's child: the alias
+# keeps its resources (and their URNs' history) on stacks deployed before it stood on its own.
+api = RestApi(
+    "ingest-rest",
+    RestApiArgs(
+        api_name=f"{cfg.prefix}-api",
+        functions={**ingest.routes, **ai.routes},
+        throttle_rate_limit=cfg.api_throttle_rate_limit,
+        throttle_burst_limit=cfg.api_throttle_burst_limit,
+        allowed_origins=origins,
+        log_retention_days=cfg.log_retention_days,
+    ),
+    opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(parent=ingest)]),
+)
+if site is not None:  # the site came first (the API's CORS origins name it); its config.json names the API
+    DashboardConfig("site-config", DashboardConfigArgs(site=site, api_url=api.url))
 
-functions = {"ingest": ingest.ingest_fn.name, "query": ingest.query_fn.name, "ai": ai.ai_fn.name, "insights": ai.insights_fn.name}
-tables = {
-    "metrics": ingest.metrics_table.name,
-    "insights": ai.insights_table.name,
-    "detector-state": ai.state_table.name,
-    "correlation": ai.correlation_table.name,
-}
-stream_functions = {"ai": ai.ai_fn.name}
-dlqs = {"ai": ai.dlq.name, "alerts": alerting.dlq.name}
-if streaming is not None:
-    functions["ib-process"] = stream_functions["ib-process"] = streaming.process_fn.name
-    tables["ib-windows"] = streaming.state_table.name
-    dlqs["ib"] = streaming.dlq.name
-    if streaming.simulator_fn is not None:
-        functions["ib-simulator"] = streaming.simulator_fn.name
 observability = ObservabilityTier(
     "observability",
     ObservabilityArgs(
         prefix=cfg.prefix,
-        functions=functions,
-        api_name=ingest.api.api.name,
-        api_stage=ingest.api.stage.stage_name,
-        tables=tables,
-        stream_functions=stream_functions,
-        dlqs=dlqs,
-        ingest_function=ingest.ingest_fn.name,
-        ai_function=ai.ai_fn.name,
+        monitored=[
+            ingest.monitored,
+            ai.monitored,
+            alerting.monitored,
+            *([streaming.monitored] if streaming is not None else []),
+        ],
+        api_name=api.api.name,
+        api_stage=api.stage.stage_name,
         detectors=cfg.detectors,
         error_rate_threshold_pct=cfg.error_rate_threshold_pct,
         duration_threshold_ms=cfg.duration_threshold_ms,
@@ -215,11 +221,11 @@ observability = ObservabilityTier(
     ),
 )
 
-pulumi.export("apiUrl", ingest.api.url)
+pulumi.export("apiUrl", api.url)
 if site is not None:
     pulumi.export("dashboardUrl", site.url)
     pulumi.export("dashboardBucket", site.bucket.bucket)
-pulumi.export("apiKey", pulumi.Output.secret(ingest.api.api_key.value))
+pulumi.export("apiKey", pulumi.Output.secret(api.api_key.value))
 pulumi.export("metricsTable", ingest.metrics_table.name)
 pulumi.export("insightsTable", ai.insights_table.name)
 pulumi.export("stateTable", ai.state_table.name)

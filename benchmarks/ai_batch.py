@@ -26,6 +26,9 @@ os.environ.update(
         "POWERTOOLS_METRICS_DISABLED": "true",
     }
 )
+from local.emulator import function_environment, function_settings  # noqa: E402 - after sys.path
+
+os.environ.update(function_environment(*function_settings("iops-dev").values()))  # the functions' settings
 
 COLD = "import time; t=time.perf_counter(); import handlers.ai as a; a.get_processor(); print(time.perf_counter()-t)"
 
@@ -43,13 +46,13 @@ def batch_times(runs: int) -> list[float]:
 
     from handlers import aws, metrics
     from handlers.definitions import TABLES
-    from handlers.settings import Settings
+    from iops.settings import AiSettings, IngestSettings
     from local.lambda_runtime import LocalContext
 
     with mock_aws():
         aws.reset()
-        s = Settings.from_env()
-        names = {"metrics": s.metrics_table, "insights": s.insights_table, "detector-state": s.state_table}
+        s = AiSettings.from_env()
+        names = {"metrics": IngestSettings.from_env().metrics_table, "insights": s.insights_table, "detector-state": s.state_table}
         for t in TABLES:
             aws.client("dynamodb").create_table(**t.create_table_kwargs(names.get(t.logical, t.physical_name("iops-dev"))))
         from handlers import ai

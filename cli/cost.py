@@ -1,28 +1,50 @@
 """Monthly bill of one stack for a fleet, itemised per service, from AWS's public unit prices.
 
-Pure functions over three inputs: the fleet (`Fleet`), the stack's settings (`StackShape`, read
-from ``Pulumi.yaml`` + ``Pulumi.<stack>.yaml``), and workload assumptions (`Assumptions`, each
-one documented where it is declared). Prices live in ``prices.json`` beside this module, with
-the date and region they were published for. A month is 730 hours, as AWS bills.
+Pure functions over three inputs: the fleet (`Fleet`), the stack's shape (`StackShape`), and
+workload assumptions (`Assumptions`, each one documented where it is declared). Prices live in
+``prices.json`` beside this module, with the date and region they were published for. A month is
+730 hours, as AWS bills.
 
-What the stack does per metric point is the model: one host sample (all of a host's metrics at
-one instant) is one Metrics item and one stream record; every series (host x metric) then costs
-one detector-state read and one write per stream batch it appears in, and the state item is
-several KB, so that write is usually the largest single DynamoDB cost.
+The stack's shape is read from what the program itself reads: config keys and their defaults
+from ``Pulumi.yaml`` + ``Pulumi.<stack>.yaml`` (`StackShape.from_config`), the functions, tables,
+queues and per-table DynamoDB operations from `handlers.definitions` (so the alarm count follows
+`components.observability`), and the settings the components fix in code (the simulator's memory,
+the Kinesis batching window, the SageMaker scaling target, API Gateway's detailed metrics).
+
+What the stack does per metric point is the model (`Workload`): one host sample (all of a host's
+metrics at one instant) is one Metrics item and one stream record; every series (host x metric) then
+costs one detector-state read and one write per stream batch it appears in, and the state item is
+several KB, so that write is usually the largest single DynamoDB cost. `estimate` prices the
+workload one service at a time (`SERVICES`).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from handlers.definitions import INSIGHTS, ROUTES, simulator_interval_s
+from handlers.definitions import (
+    DEAD_LETTER_QUEUES,
+    FUNCTIONS,
+    INSIGHTS,
+    ROUTES,
+    SIMULATOR_FUNCTIONS,
+    STREAM_CONSUMERS,
+    STREAMING_DEAD_LETTER_QUEUES,
+    STREAMING_FUNCTIONS,
+    STREAMING_TABLES,
+    TABLES,
+    Table,
+    simulator_interval_s,
+)
 from handlers.ib_events import IbEvent, Window
 from handlers.telemetry import METRICS as EMF_METRICS
 from handlers.telemetry import SEVERITIES
@@ -140,55 +162,132 @@ class Assumptions:
 DEFAULT_ASSUMPTIONS = Assumptions()
 
 
+# --- The stack's shape ------------------------------------------------------------------------
+
+
+def stack_config(stack: str, root: Path = ROOT) -> dict[str, Any]:
+    """Pulumi.yaml defaults overlaid with Pulumi.<stack>.yaml, keys without the project prefix."""
+    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    values = project_defaults(root)
+    path = root / f"Pulumi.{stack}.yaml"
+    if path.exists():
+        for key, value in ((yaml.safe_load(path.read_text()) or {}).get("config") or {}).items():
+            namespace, _, name = key.rpartition(":")
+            if namespace in ("", project["name"]):
+                values[name] = value
+    return values
+
+
+def project_defaults(root: Path = ROOT) -> dict[str, Any]:
+    """Every config key's default, as ``Pulumi.yaml`` declares it."""
+    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    return {k: spec.get("default") for k, spec in (project.get("config") or {}).items()}
+
+
+PROJECT_DEFAULTS = project_defaults()
+
+
+def _true(value: Any) -> bool:
+    return str(value).lower() in ("true", "1", "yes")
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """A config array: a YAML list, or the comma-separated string the engine may hand over."""
+    return tuple(v for v in value.split(",") if v) if isinstance(value, str) else tuple(value)
+
+
+def _configured(key: str, parse: Callable[[Any], Any], default: Any = None) -> Any:
+    """A `StackShape` field read from config ``key``; its default is Pulumi.yaml's unless given."""
+    return field(
+        default=parse(PROJECT_DEFAULTS[key]) if default is None else default,
+        metadata={"config": key, "parse": parse},
+    )
+
+
+def _component(module: str, *names: str) -> Any:
+    """``components.<module>.<name>...``, imported when first needed: the components import the
+    Pulumi SDK (half a second), and every ``iops`` command imports this module to build its parser."""
+    value: Any = importlib.import_module(f"components.{module}")
+    for name in names:
+        value = getattr(value, name)
+    return value
+
+
+def _from_components(module: str, *names: str, parse: Callable[[Any], Any] = lambda v: v) -> Any:
+    """A `StackShape` field whose value a component fixes in code: a constant, or the default of an
+    argument ``__main__.py`` does not pass (a dataclass field's default is its class attribute)."""
+    return field(default_factory=lambda: parse(_component(module, *names)))
+
+
 @dataclass(frozen=True)
 class StackShape:
-    """What of the stack's configuration the bill depends on (defaults are Pulumi.yaml's)."""
+    """What of the stack the bill depends on. Defaults: Pulumi.yaml's (the detectors excepted)."""
 
-    ingest_memory_mb: int = 512
-    query_memory_mb: int = 256
-    ai_memory_mb: int = 1024
-    batch_size: int = 100
-    batching_window_s: float = 1.0
-    metrics_ttl_days: int = 90
-    insights_ttl_days: int = 180
-    log_retention_days: int = 30
-    detectors: tuple[str, ...] = ("statistical",)
-    sagemaker_instance_type: str = "ml.t2.medium"
-    sagemaker_min_instances: int = 1
-    sagemaker_max_instances: int = 3
-    sagemaker_business_hours_only: bool = False
-    sagemaker_target_per_instance_minute: int = 100
-    api_detailed_metrics: bool = True
+    ingest_memory_mb: int = _configured("ingestMemoryMb", int)
+    query_memory_mb: int = _configured("queryMemoryMb", int)
+    ai_memory_mb: int = _configured("aiMemoryMb", int)
+    batch_size: int = _configured("streamBatchSize", int)
+    batching_window_s: float = _configured("streamBatchingWindowS", float)
+    metrics_ttl_days: int = _configured("metricsTtlDays", int)
+    insights_ttl_days: int = _configured("insightsTtlDays", int)
+    log_retention_days: int = _configured("logRetentionDays", int)
+    detectors: tuple[str, ...] = _configured("detectors", _names, default=("statistical",))
+    """The AI function's detectors; the default is one (the dev stack's), `from_config` reads a stack's."""
+    sagemaker_endpoint: bool = _configured("sagemakerEndpointEnabled", _true)
+    """Whether the stack serves the model (``iops cost`` prices the endpoint then, unless ``--no-sagemaker``)."""
+    sagemaker_instance_type: str = _configured("sagemakerInstanceType", str)
+    sagemaker_min_instances: int = _configured("sagemakerMinInstances", int)
+    sagemaker_max_instances: int = _configured("sagemakerMaxInstances", int)
+    sagemaker_business_hours_only: bool = _configured("sagemakerBusinessHoursOnly", _true)
+    sagemaker_target_per_instance_minute: int = _from_components(
+        "ml", "MlTrainingArgs", "target_invocations_per_instance"
+    )
+    """The endpoint's scaling target (components/ml.py)."""
+    api_detailed_metrics: bool = _from_components("api", "DETAILED_METRICS")
     """MethodSettings metrics_enabled on */* (components/api.py)."""
-    streaming: bool = False
+    streaming: bool = _configured("streamingEnabled", _true)
     """The Kinesis tier (``streamingEnabled``)."""
-    kinesis_shards: int = 0
+    kinesis_shards: int = _configured("kinesisShardCount", int)
     """0 = on-demand capacity (``kinesisShardCount``)."""
-    kinesis_batch_size: int = 100
-    kinesis_batching_window_s: float = 1.0
+    kinesis_batch_size: int = _configured("kinesisBatchSize", int)
+    kinesis_batching_window_s: float = _from_components("streaming", "StreamingArgs", "batching_window_s", parse=float)
     """The process mapping's batching window (components/streaming.py; not a config key)."""
-    process_memory_mb: int = 256
+    process_memory_mb: int = _configured("processMemoryMb", int)
+    simulator_memory_mb: int = _from_components("streaming", "SIMULATOR_MEMORY_MB")
+    """The simulator function's memory (components/streaming.py; not a config key)."""
     simulator: bool = False
-    simulator_streams: int = 8
-    simulator_events_per_minute: float = 60.0
-    simulator_interval_s: float = 60.0
-    base_alarm_metrics: int = 42
-    """Metrics behind the observability tier's alarms without the streaming tier."""
-    streaming_alarm_metrics: int = 10
-    """Added by the streaming tier (process function, mapping, failure queue)."""
-    simulator_alarm_metrics: int = 4
-    """Added by the simulator (its function and its schedule's DLQ)."""
+    """Whether the simulator runs (``simulatorEnabled``; unset, only on the dev stack: `from_config`)."""
+    simulator_streams: int = _configured("simulatorStreams", int)
+    simulator_events_per_minute: float = _configured("simulatorEventsPerMinute", float)
+    simulator_interval_s: float = _configured("simulatorSchedule", lambda s: float(simulator_interval_s(s)))
     kms_keys: int = 1
-    """The alerting tier's key and the alarm topic's."""
+    """Customer managed keys: the alerting tier's (the ops topic shares it, so the observability tier makes none)."""
     budgets: int = 1
+    """The observability tier's monthly budget."""
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        """Keys of the stack's Lambda functions."""
+        if not self.streaming:
+            return FUNCTIONS
+        return FUNCTIONS + STREAMING_FUNCTIONS + (SIMULATOR_FUNCTIONS if self.simulator else ())
+
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        return TABLES + (STREAMING_TABLES if self.streaming else ())
+
+    @property
+    def dead_letter_queues(self) -> tuple[str, ...]:
+        return DEAD_LETTER_QUEUES + (STREAMING_DEAD_LETTER_QUEUES if self.streaming else ())
 
     @property
     def alarm_metrics(self) -> int:
         """Metrics behind every alarm of the stack (tests/infra/test_observability.py checks it)."""
-        return (
-            self.base_alarm_metrics
-            + (self.streaming_alarm_metrics if self.streaming else 0)
-            + (self.simulator_alarm_metrics if self.streaming and self.simulator else 0)
+        return _component("observability", "alarm_metric_count")(
+            functions=len(self.functions),
+            tables=self.tables,
+            stream_consumers=len([f for f in STREAM_CONSUMERS if f in self.functions]),
+            dead_letter_queues=len(self.dead_letter_queues),
         )
 
     @property
@@ -215,51 +314,14 @@ class StackShape:
 
         ``simulatorEnabled`` unset means on for the dev stack only, as ``__main__.py`` reads it.
         """
-
-        def get(key: str, default: Any) -> Any:
-            return config.get(key, default)
-
-        base = cls()
-        return cls(
-            ingest_memory_mb=int(get("ingestMemoryMb", base.ingest_memory_mb)),
-            query_memory_mb=int(get("queryMemoryMb", base.query_memory_mb)),
-            ai_memory_mb=int(get("aiMemoryMb", base.ai_memory_mb)),
-            batch_size=int(get("streamBatchSize", base.batch_size)),
-            batching_window_s=float(get("streamBatchingWindowS", base.batching_window_s)),
-            metrics_ttl_days=int(get("metricsTtlDays", base.metrics_ttl_days)),
-            insights_ttl_days=int(get("insightsTtlDays", base.insights_ttl_days)),
-            log_retention_days=int(get("logRetentionDays", base.log_retention_days)),
-            detectors=tuple(get("detectors", base.detectors)),
-            sagemaker_instance_type=str(get("sagemakerInstanceType", base.sagemaker_instance_type)),
-            sagemaker_min_instances=int(get("sagemakerMinInstances", base.sagemaker_min_instances)),
-            sagemaker_max_instances=int(get("sagemakerMaxInstances", base.sagemaker_max_instances)),
-            sagemaker_business_hours_only=_true(get("sagemakerBusinessHoursOnly", False)),
-            streaming=_true(get("streamingEnabled", False)),
-            kinesis_shards=int(get("kinesisShardCount", base.kinesis_shards)),
-            kinesis_batch_size=int(get("kinesisBatchSize", base.kinesis_batch_size)),
-            process_memory_mb=int(get("processMemoryMb", base.process_memory_mb)),
-            simulator=stack == "dev" if get("simulatorEnabled", None) is None else _true(get("simulatorEnabled", False)),
-            simulator_streams=int(get("simulatorStreams", base.simulator_streams)),
-            simulator_events_per_minute=float(get("simulatorEventsPerMinute", base.simulator_events_per_minute)),
-            simulator_interval_s=simulator_interval_s(str(get("simulatorSchedule", "rate(1 minute)"))),
-        )
-
-
-def _true(value: Any) -> bool:
-    return str(value).lower() in ("true", "1", "yes")
-
-
-def stack_config(stack: str, root: Path = ROOT) -> dict[str, Any]:
-    """Pulumi.yaml defaults overlaid with Pulumi.<stack>.yaml, keys without the project prefix."""
-    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
-    values = {k: spec.get("default") for k, spec in (project.get("config") or {}).items()}
-    path = root / f"Pulumi.{stack}.yaml"
-    if path.exists():
-        for key, value in ((yaml.safe_load(path.read_text()) or {}).get("config") or {}).items():
-            namespace, _, name = key.rpartition(":")
-            if namespace in ("", project["name"]):
-                values[name] = value
-    return values
+        values = {
+            f.name: f.metadata["parse"](config[f.metadata["config"]])
+            for f in fields(cls)
+            if "config" in f.metadata and config.get(f.metadata["config"]) is not None
+        }
+        simulator = config.get("simulatorEnabled")
+        values["simulator"] = stack == "dev" if simulator is None else _true(simulator)
+        return cls(**values)
 
 
 def measure_state_bytes(detectors: tuple[str, ...], interval_s: float) -> int:
@@ -337,237 +399,367 @@ def _free(value: float, allowance: float, on: bool) -> float:
     return max(0.0, value - allowance) if on else value
 
 
-def estimate(fleet: Fleet, stack: StackShape = StackShape(), a: Assumptions = DEFAULT_ASSUMPTIONS) -> Estimate:
-    """The itemised monthly bill. ``a.state_bytes`` must be set (see `measure_state_bytes`)."""
-    if a.state_bytes is None:
-        raise ValueError("Assumptions.state_bytes is None: measure it with measure_state_bytes first")
-    p, ft = prices(), fleet.free_tier
-    q: dict[str, float] = {}
-    host_samples = q["host_samples"] = fleet.hosts * MONTH_S / fleet.interval_s
-    ib = _ib_flow(fleet, stack, a, p["kinesis"])
-    q.update({f"ib_{k}": v for k, v in asdict(ib).items() if k != "kinesis_usd"})
+# --- What the fleet makes the stack do ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A month of traffic through the stack: the quantities the prices multiply."""
+
+    host_samples: float
+    """POSTed host samples (all of one host's metrics at one instant)."""
+    ib: IbFlow
+    series_points: float
+    """Points scored: host samples x metrics, plus InfiniBand minutes x their metrics."""
+    ingest_requests: float
+    dashboard_polls: float
+    insights: float
+    alerts: float
+    metric_item_bytes: int
+    ib_item_bytes: int
+    metrics_gb: float
+    """The Metrics table's size at steady state (items live ``metrics_ttl_days``)."""
+    stream_shards: int
+    ai_invocations: float
+    series_points_per_batch: float
+    state_writes: float
+    """Detector-state writes (and as many reads): once per series per batch it appears in."""
+
+    def quantities(self) -> dict[str, float]:
+        return {
+            "host_samples": self.host_samples,
+            **{f"ib_{k}": v for k, v in asdict(self.ib).items() if k != "kinesis_usd"},
+            "series_points": self.series_points,
+            "ingest_requests": self.ingest_requests,
+            "dashboard_polls": self.dashboard_polls,
+            "insights": self.insights,
+            "alerts": self.alerts,
+            "stream_shards": self.stream_shards,
+            "ai_invocations": self.ai_invocations,
+            "state_writes": self.state_writes,
+        }
+
+
+def workload(fleet: Fleet, stack: StackShape, assumptions: Assumptions) -> Workload:
+    host_samples = fleet.hosts * MONTH_S / fleet.interval_s
+    ib = _ib_flow(fleet, stack, assumptions, prices()["kinesis"])
     # An InfiniBand stream's aggregated minute is a Metrics item like a host sample: the AI tier scores it.
     samples = host_samples + ib.minute_items
-    series_points = q["series_points"] = host_samples * fleet.metrics_per_host + ib.minute_items * IB_METRICS
-    ingest_requests = q["ingest_requests"] = host_samples / fleet.samples_per_request
-    polls = q["dashboard_polls"] = fleet.viewers * fleet.viewer_hours * 3600 / POLL_INTERVAL_S
-    insights = q["insights"] = (fleet.hosts + ib.streams) * fleet.insights_per_host_day * DAYS
-    alerts = q["alerts"] = insights * fleet.alert_share
+    series_points = host_samples * fleet.metrics_per_host + ib.minute_items * IB_METRICS
+    insights = (fleet.hosts + ib.streams) * fleet.insights_per_host_day * DAYS
 
     # Stream: one shard per DynamoDB partition (1,000 WCU or 10 GB each); a Lambda invocation per
     # shard per batching window while records flow, or per full batch, whichever is more.
-    metric_item = a.metric_item_overhead_bytes + a.bytes_per_metric * fleet.metrics_per_host
-    ib_item = a.metric_item_overhead_bytes + a.bytes_per_metric * IB_METRICS
+    metric_item = assumptions.metric_item_overhead_bytes + assumptions.bytes_per_metric * fleet.metrics_per_host
+    ib_item = assumptions.metric_item_overhead_bytes + assumptions.bytes_per_metric * IB_METRICS
     metrics_gb = (host_samples * metric_item + ib.minute_items * ib_item) * stack.metrics_ttl_days / DAYS / 1e9
-    shards = q["stream_shards"] = max(
-        1, math.ceil(samples / MONTH_S * math.ceil(metric_item / 1024) / 1000), math.ceil(metrics_gb / 10)
-    )
+    shards = max(1, math.ceil(samples / MONTH_S * math.ceil(metric_item / 1024) / 1000), math.ceil(metrics_gb / 10))
     window = max(stack.batching_window_s, 0.25)
-    ai_invocations = q["ai_invocations"] = max(samples / stack.batch_size, min(samples, shards * MONTH_S / window))
-    series_points_per_batch = series_points / ai_invocations
+    ai_invocations = max(samples / stack.batch_size, min(samples, shards * MONTH_S / window))
     # A series' state is read and written once per batch it appears in: once per point unless a
     # batch spans several of its intervals (the window is long and the batch size does not cut it).
     batch_span_s = min(window, stack.batch_size / (samples / MONTH_S / shards))
     points_per_state_write = max(1.0, batch_span_s / fleet.interval_s)
-    state_ops = q["state_writes"] = series_points / points_per_state_write
+    return Workload(
+        host_samples=host_samples,
+        ib=ib,
+        series_points=series_points,
+        ingest_requests=host_samples / fleet.samples_per_request,
+        dashboard_polls=fleet.viewers * fleet.viewer_hours * 3600 / POLL_INTERVAL_S,
+        insights=insights,
+        alerts=insights * fleet.alert_share,
+        metric_item_bytes=metric_item,
+        ib_item_bytes=ib_item,
+        metrics_gb=metrics_gb,
+        stream_shards=shards,
+        ai_invocations=ai_invocations,
+        series_points_per_batch=series_points / ai_invocations,
+        state_writes=series_points / points_per_state_write,
+    )
 
-    lines: list[Line] = []
 
-    api_requests = q["api_requests"] = ingest_requests + polls
-    billable = _free(api_requests, p["apigateway"]["free_tier_requests"], ft)
-    api_cost = _tiered(billable, p["apigateway"]["rest_requests_per_million_tiers"], 1e6)
-    parts: dict[str, float] = {
-        "API Gateway requests (POST /metrics)": api_cost * ingest_requests / api_requests,
-        "API Gateway requests (dashboard polls)": api_cost * polls / api_requests,
-    }
-    lines.append(
+# --- The bill, one service at a time ---------------------------------------------------------
+
+
+@dataclass
+class _Bill:
+    """What the per-service functions read (the inputs and the workload) and add to (lines, parts, quantities)."""
+
+    fleet: Fleet
+    stack: StackShape
+    assumptions: Assumptions
+    work: Workload
+    prices: dict[str, Any]
+    lines: list[Line] = field(default_factory=list)
+    parts: dict[str, float] = field(default_factory=dict)
+    quantities: dict[str, float] = field(default_factory=dict)
+
+    def free(self, value: float, allowance: float) -> float:
+        """``value`` less the free-tier ``allowance`` when the fleet asks for the free tier."""
+        return _free(value, allowance, self.fleet.free_tier)
+
+
+def _api_gateway(bill: _Bill) -> None:
+    work, price = bill.work, bill.prices["apigateway"]
+    requests = bill.quantities["api_requests"] = work.ingest_requests + work.dashboard_polls
+    usd = _tiered(bill.free(requests, price["free_tier_requests"]), price["rest_requests_per_million_tiers"], 1e6)
+    bill.parts["API Gateway requests (POST /metrics)"] = usd * work.ingest_requests / requests
+    bill.parts["API Gateway requests (dashboard polls)"] = usd * work.dashboard_polls / requests
+    bill.lines.append(
         Line(
             "API Gateway",
-            api_cost,
-            f"{api_requests / 1e6:,.1f}M REST requests ({ingest_requests / 1e6:,.1f}M POST, {polls / 1e6:,.2f}M polls)",
+            usd,
+            f"{requests / 1e6:,.1f}M REST requests ({work.ingest_requests / 1e6:,.1f}M POST, "
+            f"{work.dashboard_polls / 1e6:,.2f}M polls)",
         )
     )
 
-    gb_s = q["lambda_gb_seconds"] = (
-        ingest_requests * a.ingest_ms / 1000 * stack.ingest_memory_mb / 1024
-        + polls * a.query_ms / 1000 * stack.query_memory_mb / 1024
-        + ai_invocations * (a.ai_base_ms + a.ai_ms_per_series_point * series_points_per_batch) / 1000 * stack.ai_memory_mb / 1024
-        + ib.lambda_gb_s
+
+def _lambda(bill: _Bill) -> None:
+    work, stack, assumed, price = bill.work, bill.stack, bill.assumptions, bill.prices["lambda"]
+    ai_ms = assumed.ai_base_ms + assumed.ai_ms_per_series_point * work.series_points_per_batch
+    gb_s = bill.quantities["lambda_gb_seconds"] = (
+        work.ingest_requests * assumed.ingest_ms / 1000 * stack.ingest_memory_mb / 1024
+        + work.dashboard_polls * assumed.query_ms / 1000 * stack.query_memory_mb / 1024
+        + work.ai_invocations * ai_ms / 1000 * stack.ai_memory_mb / 1024
+        + work.ib.lambda_gb_s
     )
-    invocations = q["lambda_invocations"] = ingest_requests + polls + ai_invocations + ib.lambda_invocations
-    lam = p["lambda"]
-    parts["Lambda"] = (
-        _free(invocations, lam["free_tier_requests"], ft) / 1e6 * lam["requests_per_million"]
-        + _free(gb_s, lam["free_tier_gb_seconds"], ft) * lam["gb_second_x86"]
+    invocations = bill.quantities["lambda_invocations"] = (
+        work.ingest_requests + work.dashboard_polls + work.ai_invocations + work.ib.lambda_invocations
     )
-    lines.append(
+    usd = bill.parts["Lambda"] = (
+        bill.free(invocations, price["free_tier_requests"]) / 1e6 * price["requests_per_million"]
+        + bill.free(gb_s, price["free_tier_gb_seconds"]) * price["gb_second_x86"]
+    )
+    bill.lines.append(
         Line(
             "Lambda",
-            parts["Lambda"],
-            f"{invocations / 1e6:,.1f}M invocations ({ai_invocations / 1e6:,.2f}M AI), {gb_s / 1e3:,.0f}k GB-s",
+            usd,
+            f"{invocations / 1e6:,.1f}M invocations ({work.ai_invocations / 1e6:,.2f}M AI), {gb_s / 1e3:,.0f}k GB-s",
         )
     )
 
-    gsis = len(INSIGHTS.indexes)
+
+def _dynamodb(bill: _Bill) -> None:
+    work, stack, assumed, fleet, price = bill.work, bill.stack, bill.assumptions, bill.fleet, bill.prices["dynamodb"]
+    state_bytes = assumed.state_bytes or 0
+    indexes = len(INSIGHTS.indexes)
     # the process Lambda writes a stream's closed minutes in a transaction: 2 WRU per KB
-    wru_metric = host_samples * math.ceil(metric_item / 1024) + ib.minute_items * 2 * math.ceil(ib_item / 1024)
-    wru_state = state_ops * math.ceil(a.state_bytes / 1024)
-    wru_insight = insights * 2 * (1 + gsis) * math.ceil(a.insight_bytes / 1024)  # put, then mark alerted
+    metric_wru = work.host_samples * math.ceil(work.metric_item_bytes / 1024) + work.ib.minute_items * 2 * math.ceil(
+        work.ib_item_bytes / 1024
+    )
+    state_wru = work.state_writes * math.ceil(state_bytes / 1024)
+    insight_wru = work.insights * 2 * (1 + indexes) * math.ceil(assumed.insight_bytes / 1024)  # put, then mark alerted
     rru = (
-        state_ops * math.ceil(a.state_bytes / 4096) * 0.5 + polls * math.ceil(POLL_LIMIT * a.insight_bytes / 4096) * 0.5
+        work.state_writes * math.ceil(state_bytes / 4096) * 0.5
+        + work.dashboard_polls * math.ceil(POLL_LIMIT * assumed.insight_bytes / 4096) * 0.5
     )
-    rru += ib.state_rru
-    q.update(wru_metrics=wru_metric, wru_state=wru_state, wru_insights=wru_insight, rru=rru)
-    state_gb = (fleet.hosts * fleet.metrics_per_host + ib.streams * IB_METRICS) * a.state_bytes / 1e9
-    insights_gb = insights * stack.insights_ttl_days / DAYS * a.insight_bytes * (1 + gsis) / 1e9
-    stored_gb = q["dynamodb_gb"] = metrics_gb + state_gb + insights_gb
-    ddb = p["dynamodb"]
-    wru_price, rru_price = ddb["write_request_units_per_million"] / 1e6, ddb["read_request_units_per_million"] / 1e6
-    parts["DynamoDB detector-state writes"] = wru_state * wru_price
-    parts["DynamoDB metric writes"] = wru_metric * wru_price
-    parts["DynamoDB reads (state + polls)"] = rru * rru_price
+    rru += work.ib.state_rru
+    bill.quantities.update(wru_metrics=metric_wru, wru_state=state_wru, wru_insights=insight_wru, rru=rru)
+    state_gb = (fleet.hosts * fleet.metrics_per_host + work.ib.streams * IB_METRICS) * state_bytes / 1e9
+    insights_gb = work.insights * stack.insights_ttl_days / DAYS * assumed.insight_bytes * (1 + indexes) / 1e9
+    stored_gb = bill.quantities["dynamodb_gb"] = work.metrics_gb + state_gb + insights_gb
+    wru_price, rru_price = price["write_request_units_per_million"] / 1e6, price["read_request_units_per_million"] / 1e6
+    parts = {
+        "DynamoDB detector-state writes": state_wru * wru_price,
+        "DynamoDB metric writes": metric_wru * wru_price,
+        "DynamoDB reads (state + polls)": rru * rru_price,
+    }
     if stack.streaming:
-        parts["DynamoDB InfiniBand window-state writes"] = ib.state_wru * wru_price
+        parts["DynamoDB InfiniBand window-state writes"] = work.ib.state_wru * wru_price
     parts["DynamoDB storage + PITR"] = (
-        _free(stored_gb, ddb["free_tier_storage_gb"], ft) * ddb["storage_gb_month"] + stored_gb * ddb["pitr_gb_month"]
+        bill.free(stored_gb, price["free_tier_storage_gb"]) * price["storage_gb_month"]
+        + stored_gb * price["pitr_gb_month"]
     )
-    lines.append(
+    bill.parts.update(parts)
+    bill.lines.append(
         Line(
             "DynamoDB",
-            wru_insight * wru_price + sum(v for k, v in parts.items() if k.startswith("DynamoDB")),
-            f"WRU {wru_metric / 1e6:,.1f}M metrics + {wru_state / 1e6:,.1f}M detector state "
-            f"({math.ceil(a.state_bytes / 1024)} WRU/write) + {wru_insight / 1e6:,.2f}M insights"
-            + (f" + {ib.state_wru / 1e6:,.1f}M InfiniBand window state" if stack.streaming else "")
+            insight_wru * wru_price + sum(parts.values()),
+            f"WRU {metric_wru / 1e6:,.1f}M metrics + {state_wru / 1e6:,.1f}M detector state "
+            f"({math.ceil(state_bytes / 1024)} WRU/write) + {insight_wru / 1e6:,.2f}M insights"
+            + (f" + {work.ib.state_wru / 1e6:,.1f}M InfiniBand window state" if stack.streaming else "")
             + f"; RRU {rru / 1e6:,.1f}M; {stored_gb:,.1f} GB (+PITR)",
         )
     )
 
+
+def _cloudwatch(bill: _Bill) -> None:
+    work, stack, assumed, price = bill.work, bill.stack, bill.assumptions, bill.prices["cloudwatch"]
     log_bytes = (
-        ingest_requests
-        * (a.lambda_platform_log_bytes + a.ingest_app_log_bytes + a.emf_bytes_per_ingest + a.access_log_bytes)
-        + polls * (a.lambda_platform_log_bytes + a.access_log_bytes)
-        + ai_invocations
-        * (a.lambda_platform_log_bytes + a.ai_app_log_bytes + a.emf_bytes_per_detector * len(stack.detectors))
-        + insights * a.emf_bytes_per_detector
-        + ib.log_bytes
+        work.ingest_requests
+        * (
+            assumed.lambda_platform_log_bytes
+            + assumed.ingest_app_log_bytes
+            + assumed.emf_bytes_per_ingest
+            + assumed.access_log_bytes
+        )
+        + work.dashboard_polls * (assumed.lambda_platform_log_bytes + assumed.access_log_bytes)
+        + work.ai_invocations
+        * (
+            assumed.lambda_platform_log_bytes
+            + assumed.ai_app_log_bytes
+            + assumed.emf_bytes_per_detector * len(stack.detectors)
+        )
+        + work.insights * assumed.emf_bytes_per_detector
+        + work.ib.log_bytes
     )
-    logs_gb = q["logs_gb"] = log_bytes / 1e9
-    stored_logs_gb = logs_gb * a.log_storage_ratio * stack.log_retention_days / DAYS
-    cw = p["cloudwatch"]
-    custom_metrics = q["custom_metrics"] = stack.custom_metrics
-    dashboards = q["dashboards"] = 1 + (1 if fleet.sagemaker else 0)  # system (+ SageMaker)
-    logs_cost = (
-        _free(logs_gb, cw["free_tier_logs_gb"], ft) * cw["logs_ingest_gb"]
-        + stored_logs_gb * cw["logs_storage_gb_month"]
+    logs_gb = bill.quantities["logs_gb"] = log_bytes / 1e9
+    stored_logs_gb = logs_gb * assumed.log_storage_ratio * stack.log_retention_days / DAYS
+    custom_metrics = bill.quantities["custom_metrics"] = stack.custom_metrics
+    # the observability tier's system dashboard, and its SageMaker one when the endpoint is served
+    dashboards = bill.quantities["dashboards"] = 1 + (1 if bill.fleet.sagemaker else 0)
+    logs_usd = (
+        bill.free(logs_gb, price["free_tier_logs_gb"]) * price["logs_ingest_gb"]
+        + stored_logs_gb * price["logs_storage_gb_month"]
     )
-    metrics_cost = _free(custom_metrics, cw["free_tier_custom_metrics"], ft) * cw["custom_metric_month"]
-    alarms_cost = _free(stack.alarm_metrics, cw["free_tier_alarm_metrics"], ft) * cw["alarm_metric_month"]
-    dash_cost = _free(dashboards, cw["free_tier_dashboards"], ft) * cw["dashboard_month"]
-    parts["CloudWatch Logs"] = logs_cost
-    parts["CloudWatch custom metrics"] = metrics_cost
-    lines.append(
+    metrics_usd = bill.free(custom_metrics, price["free_tier_custom_metrics"]) * price["custom_metric_month"]
+    alarms_usd = bill.free(stack.alarm_metrics, price["free_tier_alarm_metrics"]) * price["alarm_metric_month"]
+    dashboards_usd = bill.free(dashboards, price["free_tier_dashboards"]) * price["dashboard_month"]
+    bill.parts["CloudWatch Logs"] = logs_usd
+    bill.parts["CloudWatch custom metrics"] = metrics_usd
+    bill.lines.append(
         Line(
             "CloudWatch",
-            logs_cost + metrics_cost + alarms_cost + dash_cost,
-            f"logs {logs_gb:,.1f} GB ${logs_cost:,.2f}; {custom_metrics} custom metrics ${metrics_cost:,.2f}; "
-            f"{stack.alarm_metrics} alarm metrics ${alarms_cost:,.2f}; {dashboards} dashboards ${dash_cost:,.2f}",
+            logs_usd + metrics_usd + alarms_usd + dashboards_usd,
+            f"logs {logs_gb:,.1f} GB ${logs_usd:,.2f}; {custom_metrics} custom metrics ${metrics_usd:,.2f}; "
+            f"{stack.alarm_metrics} alarm metrics ${alarms_usd:,.2f}; {dashboards} dashboards ${dashboards_usd:,.2f}",
         )
     )
 
-    entry = ingest_requests + polls + ai_invocations + ib.lambda_invocations
-    reservoir = a.xray_reservoir_per_s * MONTH_S
-    traces = q["xray_traces"] = min(entry, reservoir) + a.xray_rate * max(0.0, entry - reservoir)
-    xr = p["xray"]
-    parts["X-Ray traces"] = _free(traces, xr["free_tier_traces"], ft) / 1e6 * xr["traces_recorded_per_million"]
-    lines.append(
+
+def _xray(bill: _Bill) -> None:
+    work, assumed, price = bill.work, bill.assumptions, bill.prices["xray"]
+    entry = work.ingest_requests + work.dashboard_polls + work.ai_invocations + work.ib.lambda_invocations
+    reservoir = assumed.xray_reservoir_per_s * MONTH_S
+    traces = bill.quantities["xray_traces"] = min(entry, reservoir) + assumed.xray_rate * max(0.0, entry - reservoir)
+    usd = bill.parts["X-Ray traces"] = (
+        bill.free(traces, price["free_tier_traces"]) / 1e6 * price["traces_recorded_per_million"]
+    )
+    bill.lines.append(Line("X-Ray", usd, f"{traces / 1e6:,.2f}M traces recorded (1/s + 5 % sampling)"))
+
+
+def _kinesis(bill: _Bill) -> None:
+    if bill.stack.streaming:
+        bill.parts["Kinesis"] = bill.work.ib.kinesis_usd
+        bill.lines.append(Line("Kinesis", bill.work.ib.kinesis_usd, ib_note(bill.work.ib, bill.stack)))
+
+
+def _eventbridge(bill: _Bill) -> None:
+    alerts = bill.work.alerts
+    usd = alerts / 1e6 * bill.prices["eventbridge"]["custom_events_per_million"]
+    bill.lines.append(Line("EventBridge", usd, f"{alerts:,.0f} alert events"))
+
+
+def _sns(bill: _Bill) -> None:
+    price, alerts = bill.prices["sns"], bill.work.alerts
+    emails = alerts * bill.fleet.email_subscribers
+    usd = (
+        bill.free(alerts, price["free_tier_publishes"]) / 1e6 * price["publishes_per_million"]
+        + bill.free(emails, price["free_tier_emails"]) / 1e5 * price["email_per_100k"]
+    )
+    bill.lines.append(Line("SNS", usd, f"{alerts:,.0f} publishes, {emails:,.0f} emails"))
+
+
+def _kms(bill: _Bill) -> None:
+    price, keys = bill.prices["kms"], bill.stack.kms_keys
+    usd = (
+        keys * price["key_month"]
+        + bill.free(bill.work.alerts, price["free_tier_requests"]) / 1e4 * price["requests_per_10k"]
+    )
+    bill.lines.append(
+        Line("KMS", usd, f"{keys} customer key (the alert topic, which alarms share), one data-key request per alert")
+    )
+
+
+def _s3_and_sqs(bill: _Bill) -> None:
+    gb, price = bill.assumptions.artifact_gb, bill.prices["s3"]
+    usd = bill.free(gb, price["free_tier_gb"]) * price["standard_gb_month"]
+    bill.lines.append(Line("S3 + SQS", usd, f"{gb:.2f} GB code/artifacts; DLQs idle when healthy"))
+
+
+def _budgets(bill: _Bill) -> None:
+    price, budgets = bill.prices["budgets"], bill.stack.budgets
+    usd = max(0, budgets - price["free_budgets"]) * price["budget_day"] * DAYS
+    bill.lines.append(Line("Budgets", usd, f"{budgets} budget (first {price['free_budgets']} free)"))
+
+
+def _sagemaker(bill: _Bill) -> None:
+    if not bill.fleet.sagemaker:
+        return
+    stack, price = bill.stack, bill.prices["sagemaker"]
+    per_minute = bill.work.state_writes / (MONTH_S / 60)  # one endpoint invocation per series per batch
+    needed = bill.quantities["sagemaker_instances_needed"] = math.ceil(
+        per_minute / stack.sagemaker_target_per_instance_minute
+    )
+    instances = min(max(needed, stack.sagemaker_min_instances), stack.sagemaker_max_instances)
+    if stack.sagemaker_business_hours_only:
+        hours = stack.sagemaker_min_instances * HOURS + (instances - stack.sagemaker_min_instances) * BUSINESS_HOURS
+    else:
+        hours = instances * HOURS
+    bill.quantities["sagemaker_instance_hours"] = hours
+    hosting_usd = bill.parts["SageMaker endpoint"] = hours * price["hosting_hour"][stack.sagemaker_instance_type]
+    training_usd = bill.assumptions.training_hours * price["training_hour"]["ml.m5.xlarge"]
+    saturated = (
+        f"; SATURATED: load needs {needed} instances, max is {stack.sagemaker_max_instances}"
+        if needed > instances
+        else ""
+    )
+    bill.lines.append(
         Line(
-            "X-Ray",
-            parts["X-Ray traces"],
-            f"{traces / 1e6:,.2f}M traces recorded (1/s + 5 % sampling)",
+            "SageMaker",
+            hosting_usd + training_usd,
+            f"{instances} x {stack.sagemaker_instance_type} ({hours:,.0f} h) + "
+            f"{bill.assumptions.training_hours} h training{saturated}",
         )
     )
 
-    if stack.streaming:
-        parts["Kinesis"] = ib.kinesis_usd
-        lines.append(Line("Kinesis", ib.kinesis_usd, ib_note(ib, stack)))
-    lines.append(
-        Line("EventBridge", alerts / 1e6 * p["eventbridge"]["custom_events_per_million"], f"{alerts:,.0f} alert events")
+
+def _bedrock(bill: _Bill) -> None:
+    calls, assumed, price = bill.fleet.bedrock_calls, bill.assumptions, bill.prices["bedrock"]
+    if not calls:
+        return
+    per_call = assumed.bedrock_input_tokens * price["input_tokens_per_million"] + (
+        assumed.bedrock_output_tokens * price["output_tokens_per_million"]
     )
-    sns = p["sns"]
-    emails = alerts * fleet.email_subscribers
-    lines.append(
+    bill.lines.append(
         Line(
-            "SNS",
-            _free(alerts, sns["free_tier_publishes"], ft) / 1e6 * sns["publishes_per_million"]
-            + _free(emails, sns["free_tier_emails"], ft) / 1e5 * sns["email_per_100k"],
-            f"{alerts:,.0f} publishes, {emails:,.0f} emails",
-        )
-    )
-    kms = p["kms"]
-    lines.append(
-        Line(
-            "KMS",
-            stack.kms_keys * kms["key_month"]
-            + _free(alerts, kms["free_tier_requests"], ft) / 1e4 * kms["requests_per_10k"],
-            f"{stack.kms_keys} customer key (the alert topic, which alarms share), one data-key request per alert",
-        )
-    )
-    s3_gb = a.artifact_gb
-    lines.append(
-        Line(
-            "S3 + SQS",
-            _free(s3_gb, p["s3"]["free_tier_gb"], ft) * p["s3"]["standard_gb_month"],
-            f"{s3_gb:.2f} GB code/artifacts; DLQs idle when healthy",
-        )
-    )
-    bud = p["budgets"]
-    lines.append(
-        Line(
-            "Budgets",
-            max(0, stack.budgets - bud["free_budgets"]) * bud["budget_day"] * DAYS,
-            f"{stack.budgets} budget (first {bud['free_budgets']} free)",
+            "Bedrock",
+            calls * per_call / 1e6,
+            f"{calls:,} calls x ({assumed.bedrock_input_tokens} in + {assumed.bedrock_output_tokens} out tokens), {price['model']}",
         )
     )
 
-    if fleet.sagemaker:
-        sm = p["sagemaker"]
-        per_minute = state_ops / (MONTH_S / 60)
-        needed = q["sagemaker_instances_needed"] = math.ceil(per_minute / stack.sagemaker_target_per_instance_minute)
-        instances = min(max(needed, stack.sagemaker_min_instances), stack.sagemaker_max_instances)
-        if stack.sagemaker_business_hours_only:
-            hours = stack.sagemaker_min_instances * HOURS + (instances - stack.sagemaker_min_instances) * BUSINESS_HOURS
-        else:
-            hours = instances * HOURS
-        q["sagemaker_instance_hours"] = hours
-        parts["SageMaker endpoint"] = hours * sm["hosting_hour"][stack.sagemaker_instance_type]
-        saturated = (
-            f"; SATURATED: load needs {needed} instances, max is {stack.sagemaker_max_instances}"
-            if needed > instances
-            else ""
-        )
-        lines.append(
-            Line(
-                "SageMaker",
-                hours * sm["hosting_hour"][stack.sagemaker_instance_type]
-                + a.training_hours * sm["training_hour"]["ml.m5.xlarge"],
-                f"{instances} x {stack.sagemaker_instance_type} ({hours:,.0f} h) + {a.training_hours} h training{saturated}",
-            )
-        )
-    if fleet.bedrock_calls:
-        br = p["bedrock"]
-        lines.append(
-            Line(
-                "Bedrock",
-                fleet.bedrock_calls
-                * (
-                    a.bedrock_input_tokens * br["input_tokens_per_million"]
-                    + a.bedrock_output_tokens * br["output_tokens_per_million"]
-                )
-                / 1e6,
-                f"{fleet.bedrock_calls:,} calls x ({a.bedrock_input_tokens} in + {a.bedrock_output_tokens} out tokens), {br['model']}",
-            )
-        )
-    return Estimate(fleet, lines, q, parts)
+
+SERVICES: tuple[Callable[[_Bill], None], ...] = (
+    _api_gateway,
+    _lambda,
+    _dynamodb,
+    _cloudwatch,
+    _xray,
+    _kinesis,
+    _eventbridge,
+    _sns,
+    _kms,
+    _s3_and_sqs,
+    _budgets,
+    _sagemaker,
+    _bedrock,
+)
+"""Each adds its line (if the stack and fleet have the service) in the bill's order."""
+
+
+def estimate(fleet: Fleet, stack: StackShape | None = None, assumptions: Assumptions = DEFAULT_ASSUMPTIONS) -> Estimate:
+    """The itemised monthly bill (``stack``: the project defaults' shape). ``assumptions.state_bytes``
+    must be set (see `measure_state_bytes`)."""
+    if assumptions.state_bytes is None:
+        raise ValueError("Assumptions.state_bytes is None: measure it with measure_state_bytes first")
+    stack = stack if stack is not None else StackShape()
+    work = workload(fleet, stack, assumptions)
+    bill = _Bill(fleet, stack, assumptions, work, prices(), quantities=work.quantities())
+    for service in SERVICES:
+        service(bill)
+    return Estimate(fleet, bill.lines, bill.quantities, bill.parts)
 
 
 @dataclass(frozen=True)
@@ -587,7 +779,7 @@ class IbFlow:
     kinesis_usd: float = 0.0
 
 
-def _ib_flow(fleet: Fleet, stack: StackShape, a: Assumptions, kinesis: dict[str, Any]) -> IbFlow:
+def _ib_flow(fleet: Fleet, stack: StackShape, assumptions: Assumptions, kinesis: dict[str, Any]) -> IbFlow:
     """The streaming tier's traffic and its own costs.
 
     The process Lambda's mapping polls every shard about once per ``kinesis_batching_window_s``
@@ -599,7 +791,9 @@ def _ib_flow(fleet: Fleet, stack: StackShape, a: Assumptions, kinesis: dict[str,
         return IbFlow()
     sim_streams = stack.simulator_streams if stack.simulator else 0
     streams = fleet.ib_streams + sim_streams
-    events = (fleet.ib_streams * fleet.ib_events_per_minute + sim_streams * stack.simulator_events_per_minute) * MONTH_S / 60
+    events = (
+        (fleet.ib_streams * fleet.ib_events_per_minute + sim_streams * stack.simulator_events_per_minute) * MONTH_S / 60
+    )
     shards = stack.kinesis_shards or ON_DEMAND_SHARDS
     window = max(stack.kinesis_batching_window_s, 1.0)
     invocations = max(events / stack.kinesis_batch_size, min(events, shards * MONTH_S / window)) if events else 0.0
@@ -609,10 +803,13 @@ def _ib_flow(fleet: Fleet, stack: StackShape, a: Assumptions, kinesis: dict[str,
     if stack.kinesis_shards:
         kinesis_usd = (
             shards * HOURS * kinesis["provisioned_shard_hour"]
-            + events * math.ceil(a.ib_event_bytes / (25 * 1024)) / 1e6 * kinesis["provisioned_put_units_per_million"]
+            + events
+            * math.ceil(assumptions.ib_event_bytes / (25 * 1024))
+            / 1e6
+            * kinesis["provisioned_put_units_per_million"]
         )
     else:
-        gb = events * math.ceil(a.ib_event_bytes / 1024) / (1024 * 1024)
+        gb = events * math.ceil(assumptions.ib_event_bytes / 1024) / (1024 * 1024)
         kinesis_usd = (
             HOURS * kinesis["on_demand_stream_hour"]
             + gb * kinesis["on_demand_ingest_gb"]
@@ -624,16 +821,24 @@ def _ib_flow(fleet: Fleet, stack: StackShape, a: Assumptions, kinesis: dict[str,
         shards=float(shards),
         minute_items=streams * MONTH_S / 60,
         lambda_invocations=invocations + sim_runs,
-        lambda_gb_s=(invocations * a.process_ms + sim_runs * a.simulator_ms) / 1000 * stack.process_memory_mb / 1024,
-        state_wru=state_writes * 2 * math.ceil(a.ib_state_bytes / 1024),
-        state_rru=state_writes * 0.5 * math.ceil(a.ib_state_bytes / 4096),
-        log_bytes=(invocations + sim_runs) * (a.lambda_platform_log_bytes + a.ib_app_log_bytes),
+        lambda_gb_s=(
+            invocations * assumptions.process_ms / 1000 * stack.process_memory_mb
+            + sim_runs * assumptions.simulator_ms / 1000 * stack.simulator_memory_mb
+        )
+        / 1024,
+        state_wru=state_writes * 2 * math.ceil(assumptions.ib_state_bytes / 1024),
+        state_rru=state_writes * 0.5 * math.ceil(assumptions.ib_state_bytes / 4096),
+        log_bytes=(invocations + sim_runs) * (assumptions.lambda_platform_log_bytes + assumptions.ib_app_log_bytes),
         kinesis_usd=kinesis_usd,
     )
 
 
 def ib_note(ib: IbFlow, stack: StackShape) -> str:
-    mode = f"{stack.kinesis_shards} provisioned shards" if stack.kinesis_shards else f"on demand ({ib.shards:.0f} shards polled)"
+    mode = (
+        f"{stack.kinesis_shards} provisioned shards"
+        if stack.kinesis_shards
+        else f"on demand ({ib.shards:.0f} shards polled)"
+    )
     return (
         f"{ib.streams:,.0f} InfiniBand streams, {ib.events / 1e6:,.1f}M events, {mode}; "
         f"{ib.lambda_invocations / 1e6:,.2f}M process/simulator invocations"
@@ -647,29 +852,32 @@ class Lever:
     after: float
 
 
-def levers(fleet: Fleet, stack: StackShape, a: Assumptions) -> list[Lever]:
+def levers(fleet: Fleet, stack: StackShape, assumptions: Assumptions) -> list[Lever]:
     """What the main cost cuts would save, each alone, computed by re-running the estimate."""
-    base = estimate(fleet, stack, a).total
+    base = estimate(fleet, stack, assumptions).total
     options = [
         (
             "stream batching window 300 s, batch size 10,000 (insights up to 5 min later)",
-            estimate(fleet, replace(stack, batching_window_s=300, batch_size=10_000), a),
+            estimate(fleet, replace(stack, batching_window_s=300, batch_size=10_000), assumptions),
         ),
         (
             "detector state under 1 KB (one write unit; e.g. fewer history slots)",
-            estimate(fleet, stack, replace(a, state_bytes=1000)),
+            estimate(fleet, stack, replace(assumptions, state_bytes=1000)),
         ),
-        ("a collector batches 100 host samples per POST", estimate(replace(fleet, samples_per_request=100), stack, a)),
+        (
+            "a collector batches 100 host samples per POST",
+            estimate(replace(fleet, samples_per_request=100), stack, assumptions),
+        ),
         (
             "API Gateway detailed (per-method) metrics off",
-            estimate(fleet, replace(stack, api_detailed_metrics=False), a),
+            estimate(fleet, replace(stack, api_detailed_metrics=False), assumptions),
         ),
     ]
     if stack.streaming and not stack.kinesis_shards:
         options.append(
             (
                 "Kinesis: one provisioned shard instead of on demand (kinesisShardCount 1: up to 1,000 events/s)",
-                estimate(fleet, replace(stack, kinesis_shards=1), a),
+                estimate(fleet, replace(stack, kinesis_shards=1), assumptions),
             )
         )
     return [Lever(name, base, e.total) for name, e in options]

@@ -1,8 +1,9 @@
 """``iops cost``: the monthly bill of a stack for a fleet, itemised per service, and what dominates.
 
 Prices come from ``cli/prices.json`` (AWS public prices, us-east-1, with their date); the stack's
-settings from ``Pulumi.yaml`` and ``Pulumi.<stack>.yaml``; the detector-state size is measured by
-running the stack's detectors. Everything else is a stated assumption (``--assumptions``).
+shape from ``Pulumi.yaml`` and ``Pulumi.<stack>.yaml`` and the definitions the program builds from
+(`cost.StackShape`); the detector-state size is measured by running the stack's detectors.
+Everything else is a stated assumption (``--assumptions``).
 """
 
 from __future__ import annotations
@@ -61,9 +62,8 @@ def run(args: argparse.Namespace) -> int:
     if args.assumptions:
         print(json.dumps(asdict(cost.DEFAULT_ASSUMPTIONS), indent=2))
         return 0
-    config = cost.stack_config(args.stack)
-    stack = cost.StackShape.from_config(config, args.stack)
-    sagemaker = bool(config.get("sagemakerEndpointEnabled", False)) if args.sagemaker is None else args.sagemaker
+    stack = cost.StackShape.from_config(cost.stack_config(args.stack), args.stack)
+    sagemaker = stack.sagemaker_endpoint if args.sagemaker is None else args.sagemaker
     state_bytes = args.state_bytes or cost.measure_state_bytes(stack.detectors, args.interval)
     assumptions = replace(cost.DEFAULT_ASSUMPTIONS, state_bytes=state_bytes)
     fleets = [

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace, corpus: Path | None) -> dict:
     out: dict = {}
     if args.predictions:
         from detectors import forecast_eval
-        from handlers.predictions import PredictionSettings
+        from iops.settings import PredictionSettings
 
         settings = PredictionSettings.from_env()
         out["predictions"] = forecast_eval.evaluate(corpus, settings.horizon_s, settings.every_points)

@@ -1,4 +1,8 @@
-"""AI tier: the AI Lambda on the metrics stream, Insights and detector-state tables, insights API."""
+"""AI tier: the AI Lambda on the metrics stream, Insights and detector-state tables, insights API.
+
+The insights function's routes are served by `components.api.RestApi` (built in `__main__.py`
+from `routes`).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,20 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.api import RestApi
 from components.code import LambdaCode
 from components.function import FunctionArgs, LambdaFunction
-from components.tables import dynamodb_table, table_arns
-from handlers.definitions import CORRELATION, DETECTOR_STATE, INSIGHTS, INSIGHTS_FN
-from handlers.metrics import TOKEN_SECRET_ENV
+from components.iam import allow, table_statements
+from components.observability import Monitored
+from components.tables import dynamodb_table
+from handlers.definitions import AI_FN, CORRELATION, DETECTOR_STATE, INSIGHTS, INSIGHTS_FN, METRICS
+from iops.settings import (
+    AiSettings,
+    InsightsApiSettings,
+    PaginationSettings,
+    PatternSettings,
+    PluginSettings,
+    PredictionSettings,
+)
 
 
 @dataclass
@@ -21,7 +33,6 @@ class AiArgs:
     prefix: str
     code: LambdaCode
     api_code: LambdaCode
-    api: RestApi
     metrics_stream_arn: pulumi.Input[str]
     memory_mb: int
     timeout_s: int
@@ -33,19 +44,36 @@ class AiArgs:
     max_retries: int
     insights_ttl_days: int
     anomaly_threshold: float
-    detectors: list[str]
+    plugins: PluginSettings
+    """Which detectors run, Bedrock, the SageMaker endpoint (the AI function's `PluginSettings`)."""
+    predictions: PredictionSettings
+    pattern_window_s: float
+    pattern_min_hosts: int
     enrich_min_severity: str
     enrich_max_calls: int
     log_retention_days: int
     allowed_origins: list[pulumi.Input[str]]
     event_bus_name: pulumi.Input[str] | None = None
     event_bus_arn: pulumi.Input[str] | None = None
-    extra_environment: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    dashboard_url: pulumi.Input[str] | None = None
+    """Alerts link to the insight there."""
     extra_statements: list[pulumi.Input[dict]] = field(default_factory=list)
     """Permissions plugins need (e.g. bedrock:InvokeModel, sagemaker:InvokeEndpoint), scoped."""
 
 
 class AiTier(pulumi.ComponentResource):
+    insights_table: aws.dynamodb.Table
+    state_table: aws.dynamodb.Table
+    correlation_table: aws.dynamodb.Table
+    dlq: aws.sqs.Queue
+    """Where stream batches that keep failing go (``iops replay`` re-scores what a message points at)."""
+    ai_fn: LambdaFunction
+    mapping: aws.lambda_.EventSourceMapping
+    insights_fn: LambdaFunction
+    routes: dict[str, LambdaFunction]
+    """Function key -> function, for the REST API (`RestApiArgs.functions`)."""
+    monitored: Monitored
+
     def __init__(self, name: str, args: AiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iops:ai:AiTier", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -59,53 +87,34 @@ class AiTier(pulumi.ComponentResource):
             sqs_managed_sse_enabled=True,
             opts=child,
         )
+        tables = {
+            INSIGHTS.logical: self.insights_table.arn,
+            DETECTOR_STATE.logical: self.state_table.arn,
+            CORRELATION.logical: self.correlation_table.arn,
+        }
         statements: list[pulumi.Input[dict]] = [
-            pulumi.Output.from_input(args.metrics_stream_arn).apply(
-                lambda arn: {
-                    "Effect": "Allow",
-                    "Action": [
-                        "dynamodb:DescribeStream",
-                        "dynamodb:GetRecords",
-                        "dynamodb:GetShardIterator",
-                        "dynamodb:ListStreams",
-                    ],
-                    "Resource": arn,
-                }
-            ),
-            self.state_table.arn.apply(
-                lambda arn: {"Effect": "Allow", "Action": ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"], "Resource": arn}
-            ),
-            self.insights_table.arn.apply(
-                lambda arn: {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"], "Resource": arn}
-            ),
-            self.correlation_table.arn.apply(
-                lambda arn: {
-                    "Effect": "Allow",
-                    "Action": ["dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:PutItem"],
-                    "Resource": arn,
-                }
-            ),
-            self.dlq.arn.apply(lambda arn: {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": arn}),
+            *table_statements(AI_FN, tables, streams={METRICS.logical: args.metrics_stream_arn}),
+            allow(["sqs:SendMessage"], self.dlq.arn),
             *args.extra_statements,
         ]
-        env: dict[str, pulumi.Input[str]] = {
-            INSIGHTS.env_var: self.insights_table.name,
-            DETECTOR_STATE.env_var: self.state_table.name,
-            CORRELATION.env_var: self.correlation_table.name,
-            "INSIGHTS_TTL_DAYS": str(args.insights_ttl_days),
-            "ANOMALY_THRESHOLD": str(args.anomaly_threshold),
-            "IOPS_DETECTORS": ",".join(args.detectors),
-            "ENRICH_MIN_SEVERITY": args.enrich_min_severity,
-            "ENRICH_MAX_CALLS": str(args.enrich_max_calls),
-            **args.extra_environment,
-        }
-        if args.event_bus_name is not None and args.event_bus_arn is not None:
-            env["EVENT_BUS_NAME"] = args.event_bus_name
-            statements.append(
-                pulumi.Output.from_input(args.event_bus_arn).apply(
-                    lambda arn: {"Effect": "Allow", "Action": ["events:PutEvents"], "Resource": arn}
-                )
-            )
+        publishes = args.event_bus_name is not None and args.event_bus_arn is not None
+        settings = AiSettings(
+            insights_table=self.insights_table.name,
+            state_table=self.state_table.name,
+            insights_ttl_days=args.insights_ttl_days,
+            anomaly_threshold=args.anomaly_threshold,
+            event_bus=args.event_bus_name if publishes else None,
+            dashboard_url=args.dashboard_url,
+            enrich_min_severity=args.enrich_min_severity,
+            enrich_max_calls=args.enrich_max_calls,
+            plugins=args.plugins,
+            predictions=args.predictions,
+            patterns=PatternSettings(
+                table=self.correlation_table.name, window_s=args.pattern_window_s, min_hosts=args.pattern_min_hosts
+            ),
+        )
+        if publishes:
+            statements.append(allow(["events:PutEvents"], args.event_bus_arn))
         self.ai_fn = LambdaFunction(
             f"{name}-ai",
             FunctionArgs(
@@ -117,7 +126,7 @@ class AiTier(pulumi.ComponentResource):
                 timeout_s=args.timeout_s,
                 reserved_concurrency=args.reserved_concurrency,
                 log_retention_days=args.log_retention_days,
-                environment=env,
+                environment=settings.to_env(),
                 statements=statements,
             ),
             opts=child,
@@ -148,22 +157,30 @@ class AiTier(pulumi.ComponentResource):
                 memory_mb=args.query_memory_mb,
                 timeout_s=args.query_timeout_s,
                 log_retention_days=args.log_retention_days,
-                environment={
-                    INSIGHTS.env_var: self.insights_table.name,
-                    TOKEN_SECRET_ENV: random.RandomPassword(
-                        f"{name}-token-secret", length=48, special=False, opts=child
-                    ).result,
-                    "ALLOWED_ORIGINS": pulumi.Output.all(*args.allowed_origins).apply(",".join),
-                },
-                statements=[
-                    table_arns(self.insights_table).apply(
-                        lambda arns: {"Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": arns}
-                    )
-                ],
+                environment=InsightsApiSettings(
+                    insights_table=self.insights_table.name,
+                    allowed_origins=tuple(args.allowed_origins),
+                    pagination=PaginationSettings(
+                        token_secret=random.RandomPassword(
+                            f"{name}-token-secret", length=48, special=False, opts=child
+                        ).result
+                    ),
+                ).to_env(),
+                statements=table_statements(INSIGHTS_FN, tables),
             ),
             opts=child,
         )
-        args.api.add_routes(INSIGHTS_FN, self.insights_fn)
+        self.routes = {INSIGHTS_FN: self.insights_fn}
+        self.monitored = Monitored(
+            functions={AI_FN: self.ai_fn.name, INSIGHTS_FN: self.insights_fn.name},
+            stream_consumers={AI_FN: self.ai_fn.name},
+            tables={
+                INSIGHTS.logical: self.insights_table.name,
+                DETECTOR_STATE.logical: self.state_table.name,
+                CORRELATION.logical: self.correlation_table.name,
+            },
+            dead_letter_queues={"ai": self.dlq.name},
+        )
         self.register_outputs(
             {
                 "insightsTable": self.insights_table.name,

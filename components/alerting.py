@@ -12,8 +12,9 @@ people who run the system, and an alarm (an API 5xx burst, a throttled table) ne
 people who get insight alerts. Only CloudWatch and Budgets of this account may publish to it;
 only the alert rule may publish to the insight topic.
 
-`allow_publishers` is called once the AI function exists: the bus policy then denies
-``events:PutEvents`` to every principal but that function's role.
+The bus's policy denies ``events:PutEvents`` to every principal but the publishers' roles. The
+publisher (the AI function) needs the bus first, so the policy is its own component,
+`AlertBusPolicy`, built once the publisher's role exists.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.observability import Monitored
 from handlers.events import (
     ALERT_MIN_RISK_SCORE,
     ALERT_TRANSFORMER,
@@ -139,6 +141,22 @@ def _tls_only(topic_arn: str) -> dict:
     }
 
 
+def _only_publishers(bus_arn: str, role_arns: list[str]) -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OnlyTheAiFunctionPublishes",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "events:PutEvents",
+                "Resource": bus_arn,
+                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": list(role_arns)}},
+            }
+        ],
+    }
+
+
 def _service_statement(sid: str, service: str, action: str, resource: str, source_arn: str) -> dict:
     return {
         "Sid": sid,
@@ -151,9 +169,20 @@ def _service_statement(sid: str, service: str, action: str, resource: str, sourc
 
 
 class AlertingTier(pulumi.ComponentResource):
+    key: aws.kms.Key
+    """Encrypts both topics and the dead-letter queue."""
+    bus: aws.cloudwatch.EventBus
+    """The AI function puts insight events here; the rule matches HIGH/CRITICAL ones."""
+    rule: aws.cloudwatch.EventRule
+    topic: aws.sns.Topic
+    """HIGH/CRITICAL insights, to the people who watch the hosts."""
+    ops_topic: aws.sns.Topic
+    """Operational alarms and the budget, to the people who run the system."""
+    dlq: aws.sqs.Queue
+    monitored: Monitored
+
     def __init__(self, name: str, args: AlertingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iops:alerting:AlertingTier", name, None, opts)
-        self._name = name
         child = pulumi.ResourceOptions(parent=self)
         recipients = subscriptions(args)
         ops_recipients = ops_subscriptions(args)  # both validated before any resource exists
@@ -261,6 +290,7 @@ class AlertingTier(pulumi.ComponentResource):
             )
             for protocol, endpoint in recipients
         ]
+        self.monitored = Monitored(dead_letter_queues={"alerts": self.dlq.name})
         self.register_outputs(
             {
                 "topicArn": self.topic.arn,
@@ -325,28 +355,35 @@ class AlertingTier(pulumi.ComponentResource):
             for protocol, endpoint in recipients
         ]
 
-    def allow_publishers(self, role_arns: list[pulumi.Input[str]]) -> aws.cloudwatch.EventBusPolicy:
-        """Deny ``events:PutEvents`` on the bus to every principal whose ARN is not one of ``role_arns``."""
-        self.bus_policy = aws.cloudwatch.EventBusPolicy(
-            f"{self._name}-bus-policy",
-            event_bus_name=self.bus.name,
-            policy=pulumi.Output.all(self.bus.arn, *role_arns).apply(
-                lambda a: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "OnlyTheAiFunctionPublishes",
-                                "Effect": "Deny",
-                                "Principal": "*",
-                                "Action": "events:PutEvents",
-                                "Resource": a[0],
-                                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": list(a[1:])}},
-                            }
-                        ],
-                    }
-                )
+
+@dataclass
+class AlertBusPolicyArgs:
+    alerting: AlertingTier
+    """The tier whose bus this is."""
+    publisher_role_arns: list[pulumi.Input[str]]
+    """The roles that may put events on the bus: the AI function's."""
+
+
+class AlertBusPolicy(pulumi.ComponentResource):
+    """The alert bus's policy: ``events:PutEvents`` denied to every principal but the publishers' roles.
+
+    The policy resource takes the component's name (``alerting-bus-policy``, as when the alerting
+    tier made it).
+    """
+
+    policy: aws.cloudwatch.EventBusPolicy
+
+    def __init__(self, name: str, args: AlertBusPolicyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("iops:alerting:AlertBusPolicy", name, None, opts)
+        bus = args.alerting.bus
+        self.policy = aws.cloudwatch.EventBusPolicy(
+            name,
+            event_bus_name=bus.name,
+            policy=pulumi.Output.all(bus.arn, *args.publisher_role_arns).apply(
+                lambda a: json.dumps(_only_publishers(a[0], a[1:]))
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            # It was the alerting tier's own child: the alias keeps it (no delete-after-create of the
+            # bus's one policy) on stacks deployed before.
+            opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=args.alerting)]),
         )
-        return self.bus_policy
+        self.register_outputs({"busPolicy": self.policy.id})

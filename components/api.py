@@ -1,16 +1,23 @@
-"""The REST API: routes from `handlers.definitions.ROUTES`, CORS, validation, throttling, API key."""
+"""The REST API: routes from `handlers.definitions.ROUTES`, CORS, validation, throttling, API key.
+
+Built once, after the functions exist: `RestApiArgs.functions` maps every function key the routes
+name to its `LambdaFunction`, and the component creates the routes, the deployment and the stage
+in its constructor.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.function import LambdaFunction
-from handlers.definitions import ROUTES, routes_for
+from components.iam import assume_role_policy
+from handlers.definitions import ROUTES, Route
 
 CORS_HEADERS = "'Content-Type,X-Api-Key,Authorization'"
 ACCESS_LOG_FORMAT = json.dumps(
@@ -33,11 +40,15 @@ METRICS_BODY_SCHEMA = {
     "title": "MetricsBody",
     "type": ["object", "array"],
 }
+DETAILED_METRICS = True
+"""Per-method CloudWatch metrics on every method (``*/*``); `iops cost` prices them as custom metrics."""
 
 
 @dataclass
 class RestApiArgs:
     api_name: str
+    functions: Mapping[str, LambdaFunction]
+    """Function key (`handlers.definitions`) -> the function serving that key's routes: exactly the keys ROUTES names."""
     throttle_rate_limit: int
     throttle_burst_limit: int
     allowed_origins: list[pulumi.Input[str]]
@@ -57,10 +68,26 @@ def _slug(path: str) -> str:
 
 
 class RestApi(pulumi.ComponentResource):
-    """Tiers add their functions' routes with `add_routes`; `publish` deploys the stage."""
+    """Every route of `ROUTES` proxied to its function, CORS preflight per path, the stage, usage plan and key."""
+
+    api: aws.apigateway.RestApi
+    validator: aws.apigateway.RequestValidator
+    metrics_model: aws.apigateway.Model
+    deployment: aws.apigateway.Deployment
+    access_logs: aws.cloudwatch.LogGroup
+    stage: aws.apigateway.Stage
+    usage_plan: aws.apigateway.UsagePlan
+    api_key: aws.apigateway.ApiKey
+    url: pulumi.Output[str]
+    """The stage's invoke URL (``https://<id>.execute-api.<region>.amazonaws.com/v1``)."""
 
     def __init__(self, name: str, args: RestApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iops:api:RestApi", name, None, opts)
+        routed = {r.function for r in ROUTES}
+        if set(args.functions) != routed:
+            raise ValueError(
+                f"RestApiArgs.functions must map exactly the route functions {sorted(routed)}, got {sorted(args.functions)}"
+            )
         self._name = name
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
@@ -88,8 +115,6 @@ class RestApi(pulumi.ComponentResource):
             opts=self._child,
         )
         self._resources: dict[str, aws.apigateway.Resource] = {}
-        self._deps: list[pulumi.Resource] = []
-        self._routed: set[str] = set()
         for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
             # Errors API Gateway itself returns (missing API key, throttling) carry CORS headers too.
             aws.apigateway.Response(
@@ -102,6 +127,14 @@ class RestApi(pulumi.ComponentResource):
                 },
                 opts=self._child,
             )
+        deps: list[pulumi.Resource] = []
+        for route in ROUTES:
+            deps += self._route(route, args.functions[route.function])
+        for path in dict.fromkeys(r.path for r in ROUTES):
+            deps += self._cors_preflight(path, self._resource(path))
+        self._stage(deps)
+        self.url = self.stage.invoke_url
+        self.register_outputs({"url": self.url, "apiId": self.api.id, "apiKeyId": self.api_key.id})
 
     def _resource(self, path: str) -> pulumi.Input[str]:
         """The API Gateway resource id for ``path``, creating parents as needed."""
@@ -118,51 +151,47 @@ class RestApi(pulumi.ComponentResource):
             )
         return self._resources[path].id
 
-    def add_routes(self, function_key: str, fn: LambdaFunction) -> None:
-        """Proxy every route `definitions.ROUTES` gives ``function_key`` to ``fn``."""
-        for route in routes_for(function_key):
-            slug = f"{route.method.lower()}-{_slug(route.path)}"
-            resource_id = self._resource(route.path)
-            method = aws.apigateway.Method(
-                f"{self._name}-{slug}",
-                rest_api=self.api.id,
-                resource_id=resource_id,
-                http_method=route.method,
-                authorization="NONE",
-                api_key_required=route.api_key,
-                request_validator_id=self.validator.id,
-                request_models={"application/json": self.metrics_model.name} if route.method == "POST" else None,
-                request_parameters={
-                    **{f"method.request.querystring.{q}": q in route.required_query for q in route.query},
-                    **({"method.request.path.id": True} if "{id}" in route.path else {}),
-                }
-                or None,
-                opts=self._child,
-            )
-            integration = aws.apigateway.Integration(
-                f"{self._name}-{slug}-integration",
-                rest_api=self.api.id,
-                resource_id=resource_id,
-                http_method=method.http_method,
-                type="AWS_PROXY",
-                integration_http_method="POST",
-                uri=fn.function.invoke_arn,
-                opts=self._child,
-            )
-            aws.lambda_.Permission(
-                f"{self._name}-{slug}-permission",
-                action="lambda:InvokeFunction",
-                function=fn.function.name,
-                principal="apigateway.amazonaws.com",
-                source_arn=pulumi.Output.concat(
-                    self.api.execution_arn, f"/*/{route.method}", route.path.replace("{id}", "*")
-                ),
-                opts=self._child,
-            )
-            self._deps += [method, integration]
-            if route.path not in self._routed:
-                self._routed.add(route.path)
-                self._deps += self._cors_preflight(route.path, resource_id)
+    def _route(self, route: Route, fn: LambdaFunction) -> list[pulumi.Resource]:
+        """``route`` proxied to ``fn``: method, AWS_PROXY integration, and API Gateway's permission to invoke."""
+        slug = f"{route.method.lower()}-{_slug(route.path)}"
+        resource_id = self._resource(route.path)
+        method = aws.apigateway.Method(
+            f"{self._name}-{slug}",
+            rest_api=self.api.id,
+            resource_id=resource_id,
+            http_method=route.method,
+            authorization="NONE",
+            api_key_required=route.api_key,
+            request_validator_id=self.validator.id,
+            request_models={"application/json": self.metrics_model.name} if route.method == "POST" else None,
+            request_parameters={
+                **{f"method.request.querystring.{q}": q in route.required_query for q in route.query},
+                **({"method.request.path.id": True} if "{id}" in route.path else {}),
+            }
+            or None,
+            opts=self._child,
+        )
+        integration = aws.apigateway.Integration(
+            f"{self._name}-{slug}-integration",
+            rest_api=self.api.id,
+            resource_id=resource_id,
+            http_method=method.http_method,
+            type="AWS_PROXY",
+            integration_http_method="POST",
+            uri=fn.function.invoke_arn,
+            opts=self._child,
+        )
+        aws.lambda_.Permission(
+            f"{self._name}-{slug}-permission",
+            action="lambda:InvokeFunction",
+            function=fn.function.name,
+            principal="apigateway.amazonaws.com",
+            source_arn=pulumi.Output.concat(
+                self.api.execution_arn, f"/*/{route.method}", route.path.replace("{id}", "*")
+            ),
+            opts=self._child,
+        )
+        return [method, integration]
 
     def _cors_preflight(self, path: str, resource_id: pulumi.Input[str]) -> list[pulumi.Resource]:
         """OPTIONS answered by API Gateway itself (MOCK), as browsers expect."""
@@ -210,32 +239,19 @@ class RestApi(pulumi.ComponentResource):
         )
         return [options, mock, response, integration_response]
 
-    def publish(self) -> None:
-        """Deployment, stage (throttling, access logs, tracing), usage plan and API key."""
+    def _stage(self, routes: list[pulumi.Resource]) -> None:
+        """Deployment (after every route), stage (throttling, access logs, tracing), usage plan and API key."""
         name, args = self._name, self._args
         fingerprint = hashlib.sha256(json.dumps([(r.method, r.path, r.api_key) for r in ROUTES]).encode()).hexdigest()
         self.deployment = aws.apigateway.Deployment(
             f"{name}-deployment",
             rest_api=self.api.id,
             triggers={"routes": fingerprint},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=self._deps),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=routes),
         )
         # Access logging needs the account-wide (per region) API Gateway CloudWatch role.
         push_role = aws.iam.Role(
-            f"{name}-cloudwatch-role",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "apigateway.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-            opts=self._child,
+            f"{name}-cloudwatch-role", assume_role_policy=assume_role_policy("apigateway.amazonaws.com"), opts=self._child
         )
         aws.iam.RolePolicyAttachment(
             f"{name}-cloudwatch-role-policy",
@@ -267,7 +283,7 @@ class RestApi(pulumi.ComponentResource):
             settings={
                 "throttling_rate_limit": args.throttle_rate_limit,
                 "throttling_burst_limit": args.throttle_burst_limit,
-                "metrics_enabled": True,
+                "metrics_enabled": DETAILED_METRICS,
             },
             opts=self._child,
         )
@@ -286,5 +302,3 @@ class RestApi(pulumi.ComponentResource):
             usage_plan_id=self.usage_plan.id,
             opts=self._child,
         )
-        self.url = self.stage.invoke_url
-        self.register_outputs({"url": self.url, "apiId": self.api.id, "apiKeyId": self.api_key.id})

@@ -9,7 +9,6 @@ Nothing of Pulumi or the components goes in.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -17,9 +16,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from components.config import BuildSettings
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = ROOT / ".iops-build"
-SOURCE_PACKAGES = ("handlers", "detectors")
+SOURCE_PACKAGES = ("iops", "handlers", "detectors")
 LAMBDA_PYTHON = "3.12"
 LAMBDA_PLATFORM = "manylinux2014_x86_64"
 UNZIPPED_LIMIT = 250 * 1024 * 1024
@@ -33,14 +34,20 @@ class ArtifactSpec:
 
     kind: str
     requirements: tuple[str, ...]
+    no_deps: tuple[str, ...] = ()
+    """Installed without their dependencies (what they need is in the Lambda runtime already)."""
 
 
-API = ArtifactSpec("api", ("aws-lambda-powertools>=3,<4",))
+TRACING = ("aws-xray-sdk>=2.14,<3", "wrapt>=1.16")
+"""Powertools' Tracer needs the X-Ray SDK, whose only other dependency, botocore, the runtime has:
+installing it would put a second botocore (about 25 MB) in the package, ahead of the runtime's."""
+API = ArtifactSpec("api", ("aws-lambda-powertools>=3,<4", "pydantic>=2.10,<3"), TRACING)
 """The ingest, query and insights functions: small, quick to cold-start."""
 AI = ArtifactSpec(
     "ai",
     (
         "aws-lambda-powertools>=3,<4",
+        "pydantic>=2.10,<3",
         "pluggy>=1.5",
         "numpy>=1.26",
         "scipy>=1.11",
@@ -48,11 +55,12 @@ AI = ArtifactSpec(
         "statsmodels>=0.14",
         "python-dateutil<3",  # the Lambda runtime's botocore needs <3; ours would shadow it
     ),
+    TRACING,
 )
 
 
 def with_extras(spec: ArtifactSpec, extra: list[str]) -> ArtifactSpec:
-    return ArtifactSpec(spec.kind, spec.requirements + tuple(extra)) if extra else spec
+    return ArtifactSpec(spec.kind, spec.requirements + tuple(extra), spec.no_deps) if extra else spec
 
 
 def _source_files() -> list[Path]:
@@ -65,7 +73,9 @@ def _source_files() -> list[Path]:
 
 
 def content_hash(spec: ArtifactSpec, with_deps: bool) -> str:
-    h = hashlib.sha256(f"{spec.kind}|{spec.requirements}|{with_deps}|{LAMBDA_PYTHON}|{LAMBDA_PLATFORM}".encode())
+    h = hashlib.sha256(
+        f"{spec.kind}|{spec.requirements}|{spec.no_deps}|{with_deps}|{LAMBDA_PYTHON}|{LAMBDA_PLATFORM}".encode()
+    )
     for path in _source_files():
         h.update(str(path.relative_to(ROOT)).encode())
         h.update(path.read_bytes())
@@ -97,7 +107,7 @@ def _strip(target: Path) -> None:
 def build(spec: ArtifactSpec, with_deps: bool | None = None, quiet: bool = True) -> Path:
     """The package directory for ``spec``, built once per content hash."""
     if with_deps is None:
-        with_deps = os.environ.get("IOPS_ARTIFACT_DEPS", "1") != "0"
+        with_deps = BuildSettings.from_env().with_deps
     out = BUILD_DIR / f"{spec.kind}-{content_hash(spec, with_deps)}"
     if out.is_dir():
         return out
@@ -111,6 +121,9 @@ def build(spec: ArtifactSpec, with_deps: bool | None = None, quiet: bool = True)
             "--python-version", LAMBDA_PYTHON, "--only-binary=:all:", *spec.requirements,
         ]  # fmt: skip
         subprocess.run(cmd, check=True, capture_output=quiet)
+        if spec.no_deps:
+            no_deps = [*cmd[: cmd.index("--only-binary=:all:") + 1], "--no-deps", *spec.no_deps]
+            subprocess.run(no_deps, check=True, capture_output=quiet)
         _strip(tmp)
     for pkg in SOURCE_PACKAGES:
         shutil.copytree(ROOT / pkg, tmp / pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))

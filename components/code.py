@@ -8,7 +8,8 @@ package is neither re-uploaded nor redeployed.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
@@ -73,25 +74,31 @@ def private_bucket(
 @dataclass
 class CodeBucketArgs:
     bucket_prefix: str
+    packages: Sequence[Path] = field(default_factory=list)
+    """Built package directories (`components.artifacts.build`: named ``<kind>-<hash>``), one zip each."""
 
 
 class CodeBucket(pulumi.ComponentResource):
     """The stack's Lambda code packages, one object per package content hash."""
 
+    bucket: aws.s3.Bucket
+    packages: dict[str, LambdaCode]
+    """Package kind (``api``, ``ai``) -> where its zip is, for `FunctionArgs.code`."""
+
     def __init__(self, name: str, args: CodeBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iops:code:CodeBucket", name, None, opts)
-        self._name = name
         self.bucket = private_bucket(f"{name}-bucket", args.bucket_prefix, self, versioned=False)
+        self.packages = {}
+        for package_dir in args.packages:
+            kind = package_dir.name.split("-")[0]
+            if kind in self.packages:
+                raise ValueError(f"two {kind} packages: {[str(p) for p in args.packages]}")
+            obj = aws.s3.BucketObjectv2(
+                f"{name}-{kind}",
+                bucket=self.bucket.id,
+                key=f"lambda/{package_dir.name}.zip",
+                source=pulumi.FileArchive(str(package_dir)),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.packages[kind] = LambdaCode(bucket=obj.bucket, key=obj.key)
         self.register_outputs({"bucket": self.bucket.bucket})
-
-    def upload(self, package_dir: Path) -> LambdaCode:
-        """Upload a built package directory (its name is ``<kind>-<hash>``) as a zip."""
-        key = f"lambda/{package_dir.name}.zip"
-        obj = aws.s3.BucketObjectv2(
-            f"{self._name}-{package_dir.name.split('-')[0]}",
-            bucket=self.bucket.id,
-            key=key,
-            source=pulumi.FileArchive(str(package_dir)),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return LambdaCode(bucket=obj.bucket, key=obj.key)

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.code import LambdaCode
+from components.iam import assume_role_policy
 
 LAMBDA_RUNTIME = "python3.12"
 XRAY_STATEMENT = {
@@ -38,6 +39,13 @@ class FunctionArgs:
 class LambdaFunction(pulumi.ComponentResource):
     """Role (logs + X-Ray + the given statements), a log group with retention, the function."""
 
+    log_group: aws.cloudwatch.LogGroup
+    role: aws.iam.Role
+    policy: aws.iam.RolePolicy
+    function: aws.lambda_.Function
+    name: pulumi.Output[str]
+    arn: pulumi.Output[str]
+
     def __init__(self, name: str, args: FunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iops:lambda:Function", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -47,22 +55,7 @@ class LambdaFunction(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=child,
         )
-        self.role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-            opts=child,
-        )
+        self.role = aws.iam.Role(f"{name}-role", assume_role_policy=assume_role_policy("lambda.amazonaws.com"), opts=child)
         logs_statement = self.log_group.arn.apply(
             lambda arn: {
                 "Effect": "Allow",

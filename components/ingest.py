@@ -1,18 +1,24 @@
-"""Ingest tier: the Metrics table (with its stream), the REST API, ingest and query Lambdas."""
+"""Ingest tier: the Metrics table (with its stream), the ingest and query Lambdas.
+
+The REST API that fronts them (and the AI tier's insights function) is `components.api.RestApi`,
+built in `__main__.py` from `routes`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_random as random
 
-from components.api import RestApi, RestApiArgs
 from components.code import LambdaCode
 from components.function import FunctionArgs, LambdaFunction
+from components.iam import table_statements
+from components.observability import Monitored
 from components.tables import dynamodb_table
 from handlers.definitions import INGEST_FN, METRICS, QUERY_FN
-from handlers.metrics import TOKEN_SECRET_ENV
+from iops.settings import IngestSettings, PaginationSettings, QuerySettings
 
 
 @dataclass
@@ -27,33 +33,23 @@ class IngestArgs:
     max_metrics_per_request: int
     metrics_ttl_days: int
     log_retention_days: int
-    throttle_rate_limit: int
-    throttle_burst_limit: int
     allowed_origins: list[pulumi.Input[str]]
 
 
 class IngestTier(pulumi.ComponentResource):
+    metrics_table: aws.dynamodb.Table
+    """The Metrics table; its stream feeds the AI tier."""
+    ingest_fn: LambdaFunction
+    query_fn: LambdaFunction
+    routes: dict[str, LambdaFunction]
+    """Function key -> function, for the REST API (`RestApiArgs.functions`)."""
+    monitored: Monitored
+
     def __init__(self, name: str, args: IngestArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iops:ingest:IngestTier", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.metrics_table = dynamodb_table(f"{name}-metrics", METRICS, args.prefix, self)
-        self.api = RestApi(
-            f"{name}-rest",
-            RestApiArgs(
-                api_name=f"{args.prefix}-api",
-                throttle_rate_limit=args.throttle_rate_limit,
-                throttle_burst_limit=args.throttle_burst_limit,
-                allowed_origins=args.allowed_origins,
-                log_retention_days=args.log_retention_days,
-            ),
-            opts=child,
-        )
-        env = {
-            METRICS.env_var: self.metrics_table.name,
-            "METRICS_TTL_DAYS": str(args.metrics_ttl_days),
-            "MAX_METRICS_PER_REQUEST": str(args.max_metrics_per_request),
-            "ALLOWED_ORIGINS": pulumi.Output.all(*args.allowed_origins).apply(",".join),
-        }
+        tables = {METRICS.logical: self.metrics_table.arn}
         # signs GET /metrics pagination tokens, so a forged token is refused before it is parsed
         token_secret = random.RandomPassword(f"{name}-token-secret", length=48, special=False, opts=child)
         self.ingest_fn = LambdaFunction(
@@ -67,12 +63,13 @@ class IngestTier(pulumi.ComponentResource):
                 timeout_s=args.ingest_timeout_s,
                 reserved_concurrency=args.ingest_reserved_concurrency,
                 log_retention_days=args.log_retention_days,
-                environment=env,
-                statements=[
-                    self.metrics_table.arn.apply(
-                        lambda arn: {"Effect": "Allow", "Action": ["dynamodb:UpdateItem"], "Resource": arn}
-                    )
-                ],
+                environment=IngestSettings(
+                    metrics_table=self.metrics_table.name,
+                    metrics_ttl_days=args.metrics_ttl_days,
+                    max_metrics_per_request=args.max_metrics_per_request,
+                    allowed_origins=tuple(args.allowed_origins),
+                ).to_env(),
+                statements=table_statements(INGEST_FN, tables),
             ),
             opts=child,
         )
@@ -86,17 +83,20 @@ class IngestTier(pulumi.ComponentResource):
                 memory_mb=args.query_memory_mb,
                 timeout_s=args.query_timeout_s,
                 log_retention_days=args.log_retention_days,
-                environment={**env, TOKEN_SECRET_ENV: token_secret.result},
-                statements=[
-                    self.metrics_table.arn.apply(
-                        lambda arn: {"Effect": "Allow", "Action": ["dynamodb:Query", "dynamodb:Scan"], "Resource": arn}
-                    )
-                ],
+                environment=QuerySettings(
+                    metrics_table=self.metrics_table.name,
+                    allowed_origins=tuple(args.allowed_origins),
+                    pagination=PaginationSettings(token_secret=token_secret.result),
+                ).to_env(),
+                statements=table_statements(QUERY_FN, tables),
             ),
             opts=child,
         )
-        self.api.add_routes(INGEST_FN, self.ingest_fn)
-        self.api.add_routes(QUERY_FN, self.query_fn)
+        self.routes = {INGEST_FN: self.ingest_fn, QUERY_FN: self.query_fn}
+        self.monitored = Monitored(
+            functions={key: fn.name for key, fn in self.routes.items()},
+            tables={METRICS.logical: self.metrics_table.name},
+        )
         self.register_outputs(
             {
                 "metricsTable": self.metrics_table.name,

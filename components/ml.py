@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.code import private_bucket
+from components.iam import allow, assume_role_policy
 
 DLC_ACCOUNT = "763104351884"
 """AWS Deep Learning Containers' ECR account (most commercial regions)."""
@@ -52,6 +53,9 @@ class MlTrainingTier(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     role_arn: pulumi.Output[str]
     endpoint_name: pulumi.Output[str] | None
+    """None unless ``endpoint_enabled``."""
+    invoke_statement: pulumi.Output[dict] | None
+    """The AI function's grant to invoke the endpoint; None unless ``endpoint_enabled``."""
 
     def __init__(self, name: str, args: MlTrainingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iops:ml:MlTrainingTier", name, None, opts)
@@ -89,18 +93,7 @@ class MlTrainingTier(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-sagemaker-role",
             name=f"{args.prefix}-sagemaker",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "sagemaker.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=assume_role_policy("sagemaker.amazonaws.com"),
             opts=child,
         )
         image = (
@@ -119,7 +112,7 @@ class MlTrainingTier(pulumi.ComponentResource):
         self.bucket_name = self.bucket.bucket
         self.role_arn = self.role.arn
         self.endpoint_name = None
-        self.invoke_statement: pulumi.Output[dict] | None = None
+        self.invoke_statement = None
         if args.endpoint_enabled:
             self._endpoint(name, args, image)
         self.register_outputs(
@@ -255,6 +248,4 @@ class MlTrainingTier(pulumi.ComponentResource):
                     scalable_target_action={"min_capacity": args.min_instances, "max_capacity": max_capacity},
                     opts=child,
                 )
-        self.invoke_statement = self.endpoint.arn.apply(
-            lambda arn: {"Effect": "Allow", "Action": ["sagemaker:InvokeEndpoint"], "Resource": arn}
-        )
+        self.invoke_statement = allow(["sagemaker:InvokeEndpoint"], self.endpoint.arn)

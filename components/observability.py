@@ -2,51 +2,86 @@
 a monthly budget; the system and SageMaker CloudWatch dashboards.
 
 Log groups (30-day retention) and X-Ray come with every `LambdaFunction` and the API stage; this
-tier watches them. Alarms and the budget notify one SNS topic: the alerting tier's ops topic when
-given (``__main__.py`` does; it is not the topic insight alerts go to), else an encrypted topic of
-this tier's own. Dashboard bodies are built from the resources' real names (an
+tier watches them. What it watches comes from the other tiers as `Monitored` outputs (functions,
+stream consumers, tables, dead-letter queues, keyed as in `handlers.definitions`); which DynamoDB
+operations a table's alarms sum over comes from `handlers.definitions.TABLE_ACCESS`, the same
+description the tiers' IAM statements are made from. Alarms and the budget notify one SNS topic:
+the alerting tier's ops topic when given (``__main__.py`` does; it is not the topic insight alerts
+go to), else an encrypted topic of this tier's own. Dashboard bodies are built from the resources' real names (an
 ``Output.all(...).apply``), so they can only name metrics of resources that exist in the stack.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from handlers.definitions import STREAMING_TABLES, TABLES, Table, table_operations
 from handlers.telemetry import METRICS, NAMESPACE, SEVERITIES
 
-TABLE_OPERATIONS: dict[str, tuple[str, ...]] = {
-    "metrics": ("Query", "Scan", "UpdateItem"),
-    "insights": ("PutItem", "Query", "UpdateItem"),
-    "detector-state": ("BatchGetItem", "BatchWriteItem"),
-    "correlation": ("BatchWriteItem", "PutItem", "Query"),
-    "ib-windows": ("BatchGetItem", "PutItem"),
-}
-"""DynamoDB operations the stack's code performs per table (the IAM grants; an infra test checks
-they agree): ThrottledRequests and SystemErrors are published per (TableName, Operation)."""
+TABLE_OPERATIONS: dict[str, tuple[str, ...]] = {t.logical: table_operations(t) for t in TABLES + STREAMING_TABLES}
+"""DynamoDB operations the stack's code performs per table (`handlers.definitions.TABLE_ACCESS`, which
+the IAM grants are made from): ThrottledRequests and SystemErrors are published per (TableName, Operation)."""
 PERIOD_S = 300
 SAGEMAKER_VARIANT = "AllTraffic"
+FUNCTION_ALARM_METRICS = 4
+"""Metrics behind one function's alarms: error rate (Errors, Invocations), p95 Duration, Throttles."""
+TABLE_ALARMS = 2
+"""Alarms per table (ThrottledRequests, SystemErrors), each summing one metric per operation."""
+
+
+@dataclass(frozen=True)
+class Monitored:
+    """What one tier runs that this tier watches, keyed as in `handlers.definitions`."""
+
+    functions: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Function key -> function name."""
+    stream_consumers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Function key -> name, of each function an event source mapping feeds (IteratorAge)."""
+    tables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Table logical name -> table name."""
+    dead_letter_queues: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Label -> queue name."""
+
+    @staticmethod
+    def merge(parts: Iterable[Monitored]) -> Monitored:
+        """Every tier's, in order; a key given twice is an error (it would alarm twice under one name)."""
+        merged: dict[str, dict[str, pulumi.Input[str]]] = {
+            "functions": {},
+            "stream_consumers": {},
+            "tables": {},
+            "dead_letter_queues": {},
+        }
+        for part in parts:
+            for kind, into in merged.items():
+                for key, value in getattr(part, kind).items():
+                    if key in into:
+                        raise ValueError(f"{kind} {key!r} is monitored twice")
+                    into[key] = value
+        return Monitored(**merged)
+
+
+def alarm_metric_count(
+    functions: int, tables: Iterable[Table], stream_consumers: int, dead_letter_queues: int
+) -> int:
+    """Metrics behind every alarm of a stack with these resources (CloudWatch bills alarms per metric)."""
+    api_5xx = 1
+    table_metrics = sum(TABLE_ALARMS * len(table_operations(t)) for t in tables)
+    return functions * FUNCTION_ALARM_METRICS + api_5xx + table_metrics + stream_consumers + dead_letter_queues
 
 
 @dataclass
 class ObservabilityArgs:
     prefix: str
-    functions: dict[str, pulumi.Input[str]]
-    """Label -> function name, for every Lambda in the stack."""
+    monitored: Sequence[Monitored]
+    """What every tier of the stack hands out to be watched."""
     api_name: pulumi.Input[str]
     api_stage: pulumi.Input[str]
-    tables: dict[str, pulumi.Input[str]]
-    """`handlers.definitions` logical name -> table name, for every table in the stack."""
-    stream_functions: dict[str, pulumi.Input[str]]
-    """Label -> name of each function fed by an event source mapping (IteratorAge)."""
-    dlqs: dict[str, pulumi.Input[str]]
-    """Label -> queue name, for every dead-letter queue in the stack."""
-    ingest_function: pulumi.Input[str]
-    ai_function: pulumi.Input[str]
     detectors: list[str]
     error_rate_threshold_pct: float = 5.0
     duration_threshold_ms: int = 3000
@@ -85,6 +120,7 @@ class ObservabilityTier(pulumi.ComponentResource):
     def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iops:observability:ObservabilityTier", name, None, opts)
         self._name, self._args = name, args
+        self._watched = Monitored.merge(args.monitored)
         self._child = pulumi.ResourceOptions(parent=self)
         region = aws.get_region_output().region
         self.alarm_topic_arn = (
@@ -204,7 +240,7 @@ class ObservabilityTier(pulumi.ComponentResource):
 
     def _lambda_alarms(self) -> None:
         a = self._args
-        for label, fn in a.functions.items():
+        for label, fn in self._watched.functions.items():
             dims = {"FunctionName": fn}
             self._alarm(
                 f"{label}-error-rate",
@@ -260,7 +296,7 @@ class ObservabilityTier(pulumi.ComponentResource):
         )
 
     def _table_alarms(self) -> None:
-        for logical, table in self._args.tables.items():
+        for logical, table in self._watched.tables.items():
             ops = TABLE_OPERATIONS[logical]
             for metric, slug, what in (
                 ("ThrottledRequests", "throttled", "requests throttled"),
@@ -274,8 +310,8 @@ class ObservabilityTier(pulumi.ComponentResource):
                 )
 
     def _lag_alarms(self) -> None:
-        a = self._args
-        for label, fn in a.stream_functions.items():
+        a, watched = self._args, self._watched
+        for label, fn in watched.stream_consumers.items():
             self._alarm(
                 f"{label}-iterator-age",
                 f"{label} is falling behind its stream: oldest record older than {a.iterator_age_threshold_ms} ms for 5 minutes",
@@ -288,7 +324,7 @@ class ObservabilityTier(pulumi.ComponentResource):
                 evaluation_periods=5,
                 datapoints_to_alarm=5,
             )
-        for label, queue in a.dlqs.items():
+        for label, queue in watched.dead_letter_queues.items():
             self._alarm(
                 f"{label}-dlq-depth",
                 f"{label}: messages in the dead-letter queue (failed batches to inspect and replay)",
@@ -328,16 +364,14 @@ class ObservabilityTier(pulumi.ComponentResource):
     # --- dashboards ------------------------------------------------------------------------
 
     def _system_inputs(self) -> dict[str, Any]:
-        a = self._args
+        a, watched = self._args, self._watched
         return {
-            "functions": a.functions,
+            "functions": dict(watched.functions),
             "api": a.api_name,
             "stage": a.api_stage,
-            "tables": a.tables,
-            "stream_functions": a.stream_functions,
-            "dlqs": a.dlqs,
-            "ingest": a.ingest_function,
-            "ai": a.ai_function,
+            "tables": dict(watched.tables),
+            "stream_functions": dict(watched.stream_consumers),
+            "dlqs": dict(watched.dead_letter_queues),
             "detectors": a.detectors,
             "alarms": [alarm.arn for alarm in self.alarms],
         }
@@ -392,26 +426,33 @@ def _system_body(
     tables: dict[str, str],
     stream_functions: dict[str, str],
     dlqs: dict[str, str],
-    ingest: str,
-    ai: str,
     detectors: list[str],
     alarms: list[str],
 ) -> dict:
-    """Ingest rate, latency, errors, insights by severity, detectors, stream lag, DynamoDB capacity."""
+    """Ingest rate, latency, errors, insights by severity, detectors, stream lag, DynamoDB capacity.
+
+    A custom metric's ``service`` dimension is the name of the function that emits it
+    (`handlers.telemetry.MetricSpec.emitter` is a function key); one whose function is not in the
+    stack is left out.
+    """
     lam, apigw, ddb = "AWS/Lambda", "AWS/ApiGateway", "AWS/DynamoDB"
     api_dims = ["ApiName", api, "Stage", stage]
     custom = {
-        name: [NAMESPACE, name, "service", ingest if spec.emitter == "ingest" else ai] for name, spec in METRICS.items()
+        name: [NAMESPACE, name, "service", functions[spec.emitter]]
+        for name, spec in METRICS.items()
+        if spec.emitter in functions
     }
+
+    def emitted(name: str, *lines: list) -> list[list]:
+        return [[*custom[name], *line] for line in lines] if name in custom else []
+
     widgets: list[tuple[str, list[list], dict]] = [
         (
             "Ingest rate (per minute)",
-            [
-                [*custom["MetricsIngested"], {"stat": "Sum", "label": "metrics stored"}],
-                [*custom["MetricsRejected"], {"stat": "Sum", "label": "metrics rejected"}],
-                [*custom["MetricsUnstored"], {"stat": "Sum", "label": "metrics not stored (503)"}],
-                [apigw, "Count", *api_dims, {"stat": "Sum", "label": "API requests"}],
-            ],
+            emitted("MetricsIngested", [{"stat": "Sum", "label": "metrics stored"}])
+            + emitted("MetricsRejected", [{"stat": "Sum", "label": "metrics rejected"}])
+            + emitted("MetricsUnstored", [{"stat": "Sum", "label": "metrics not stored (503)"}])
+            + [[apigw, "Count", *api_dims, {"stat": "Sum", "label": "API requests"}]],
             {},
         ),
         (
@@ -441,18 +482,20 @@ def _system_body(
         ),
         (
             "Insights by severity",
-            [[*custom["Insights"], "severity", s, {"stat": "Sum", "label": s}] for s in SEVERITIES],
+            emitted("Insights", *(["severity", s, {"stat": "Sum", "label": s}] for s in SEVERITIES)),
             {"stacked": True},
         ),
         (
             "Detectors: time per batch (ms), failures, series not scored by the deadline; late points",
-            [[*custom["DetectorLatency"], "detector", d, {"stat": "Average", "label": f"{d} ms"}] for d in detectors]
+            emitted("DetectorLatency", *(["detector", d, {"stat": "Average", "label": f"{d} ms"}] for d in detectors))
             + [
-                [*custom[name], "detector", d, {"stat": "Sum", "label": f"{d} {what}", "yAxis": "right"}]
+                line
                 for name, what in (("DetectorFailures", "failures"), ("DetectorTimeouts", "timeouts"))
-                for d in detectors
+                for line in emitted(
+                    name, *(["detector", d, {"stat": "Sum", "label": f"{d} {what}", "yAxis": "right"}] for d in detectors)
+                )
             ]
-            + [[*custom["LatePoints"], {"stat": "Sum", "label": "late points", "yAxis": "right"}]],
+            + emitted("LatePoints", [{"stat": "Sum", "label": "late points", "yAxis": "right"}]),
             {},
         ),
         (

@@ -2,7 +2,8 @@
 
 The distribution does not depend on the API, so it is created first: the API's CORS origins
 and the AI Lambda's alert links can then name the dashboard URL. The generated ``config.json``
-(the API URL) is uploaded after the API stage exists, by `publish_config`.
+carries the API URL, which exists only after the API: it is its own component, `DashboardConfig`,
+built once the API is.
 """
 
 from __future__ import annotations
@@ -51,6 +52,13 @@ class SiteArgs:
 
 
 class DashboardSiteTier(pulumi.ComponentResource):
+    bucket: aws.s3.Bucket
+    distribution: aws.cloudfront.Distribution
+    files: list[aws.s3.BucketObjectv2]
+    """The built app (none if ``dashboard/dist`` has no build); ``config.json`` is `DashboardConfig`'s."""
+    url: pulumi.Output[str]
+    """``https://<distribution>.cloudfront.net``."""
+
     def __init__(self, name: str, args: SiteArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iops:site:DashboardSiteTier", name, None, opts)
         self._name = name
@@ -148,6 +156,7 @@ class DashboardSiteTier(pulumi.ComponentResource):
         )
         self.files = self._upload(args.dist_dir)
         self.url = pulumi.Output.concat("https://", self.distribution.domain_name)
+        self.register_outputs({"url": self.url, "bucket": self.bucket.bucket})
 
     def _upload(self, dist: Path) -> list[aws.s3.BucketObjectv2]:
         if not (dist / "index.html").is_file():
@@ -157,7 +166,7 @@ class DashboardSiteTier(pulumi.ComponentResource):
         for path in sorted(p for p in dist.rglob("*") if p.is_file()):
             key = path.relative_to(dist).as_posix()
             if key == "config.json":
-                continue  # generated from the stack, see publish_config
+                continue  # generated from the stack: DashboardConfig
             objects.append(
                 aws.s3.BucketObjectv2(
                     f"{self._name}-file-{key.replace('/', '-')}",
@@ -171,15 +180,29 @@ class DashboardSiteTier(pulumi.ComponentResource):
             )
         return objects
 
-    def publish_config(self, api_url: pulumi.Input[str]) -> None:
-        """Upload ``config.json`` (the app reads the API URL from it) once the API stage exists."""
-        self.config = aws.s3.BucketObjectv2(
-            f"{self._name}-config-json",
-            bucket=self.bucket.id,
+
+@dataclass
+class DashboardConfigArgs:
+    site: DashboardSiteTier
+    api_url: pulumi.Input[str]
+    """What the app calls: the API stage's URL."""
+
+
+class DashboardConfig(pulumi.ComponentResource):
+    """The app's ``config.json`` in the site's bucket (the app reads the API URL from it)."""
+
+    object: aws.s3.BucketObjectv2
+
+    def __init__(self, name: str, args: DashboardConfigArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("iops:site:DashboardConfig", name, None, opts)
+        self.object = aws.s3.BucketObjectv2(
+            f"{name}-json",
+            bucket=args.site.bucket.id,
             key="config.json",
-            content=pulumi.Output.from_input(api_url).apply(lambda url: json.dumps({"apiUrl": url})),
+            content=pulumi.Output.from_input(args.api_url).apply(lambda url: json.dumps({"apiUrl": url})),
             content_type="application/json",
             cache_control="no-cache",
-            opts=pulumi.ResourceOptions(parent=self),
+            # It was the site tier's own child: the alias keeps the object on stacks deployed before.
+            opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=args.site)]),
         )
-        self.register_outputs({"url": self.url, "bucket": self.bucket.bucket})
+        self.register_outputs({"key": self.object.key})

@@ -16,8 +16,21 @@ import pulumi_aws as aws
 
 from components.code import LambdaCode
 from components.function import FunctionArgs, LambdaFunction
+from components.iam import allow, table_statements
+from components.observability import Monitored
 from components.tables import dynamodb_table
-from handlers.definitions import IB_EVENTS, IB_WINDOWS, METRICS, simulator_interval_s
+from handlers.definitions import (
+    IB_EVENTS,
+    IB_PROCESS_FN,
+    IB_SIMULATOR_FN,
+    IB_WINDOWS,
+    METRICS,
+    simulator_interval_s,
+)
+from iops.settings import IbProcessSettings, IbSimulatorSettings
+
+SIMULATOR_MEMORY_MB = 256
+SIMULATOR_TIMEOUT_S = 30
 
 
 @dataclass
@@ -42,16 +55,19 @@ class StreamingArgs:
     simulator_schedule: str = "rate(1 minute)"
     simulator_streams: int = 8
     simulator_events_per_minute: int = 60
-    simulator_degradation_rate: str = "0.02"
-
-
-def _statement(arn: pulumi.Input[str], actions: list[str], suffix: str = "") -> pulumi.Output[dict]:
-    return pulumi.Output.from_input(arn).apply(
-        lambda a: {"Effect": "Allow", "Action": actions, "Resource": f"{a}{suffix}"}
-    )
+    simulator_degradation_rate: float = 0.02
 
 
 class StreamingTier(pulumi.ComponentResource):
+    stream: aws.kinesis.Stream
+    state_table: aws.dynamodb.Table
+    dlq: aws.sqs.Queue
+    process_fn: LambdaFunction
+    mapping: aws.lambda_.EventSourceMapping
+    simulator_fn: LambdaFunction | None
+    """None unless ``simulator_enabled``."""
+    monitored: Monitored
+
     def __init__(self, name: str, args: StreamingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iops:streaming:StreamingTier", name, None, opts)
         if not 1 <= args.parallelization_factor <= 10:
@@ -90,16 +106,15 @@ class StreamingTier(pulumi.ComponentResource):
                 memory_mb=args.process_memory_mb,
                 timeout_s=args.process_timeout_s,
                 log_retention_days=args.log_retention_days,
-                environment={
-                    METRICS.env_var: args.metrics_table_name,
-                    IB_WINDOWS.env_var: self.state_table.name,
-                    "IB_DLQ_URL": self.dlq.url,
-                    "METRICS_TTL_DAYS": str(args.metrics_ttl_days),
-                    "IB_LATENESS_S": str(args.lateness_s),
-                },
+                environment=IbProcessSettings(
+                    metrics_table=args.metrics_table_name,
+                    state_table=self.state_table.name,
+                    dlq_url=self.dlq.url,
+                    metrics_ttl_days=args.metrics_ttl_days,
+                    lateness_s=args.lateness_s,
+                ).to_env(),
                 statements=[
-                    _statement(
-                        self.stream.arn,
+                    allow(
                         [
                             "kinesis:DescribeStream",
                             "kinesis:DescribeStreamSummary",
@@ -107,11 +122,12 @@ class StreamingTier(pulumi.ComponentResource):
                             "kinesis:GetShardIterator",
                             "kinesis:ListShards",
                         ],
+                        self.stream.arn,
                     ),
-                    # TransactWriteItems is authorised per item: PutItem on each table.
-                    _statement(args.metrics_table_arn, ["dynamodb:UpdateItem"]),
-                    _statement(self.state_table.arn, ["dynamodb:BatchGetItem", "dynamodb:PutItem"]),
-                    _statement(self.dlq.arn, ["sqs:SendMessage"]),
+                    *table_statements(
+                        IB_PROCESS_FN, {METRICS.logical: args.metrics_table_arn, IB_WINDOWS.logical: self.state_table.arn}
+                    ),
+                    allow(["sqs:SendMessage"], self.dlq.arn),
                 ],
             ),
             opts=child,
@@ -132,9 +148,18 @@ class StreamingTier(pulumi.ComponentResource):
             destination_config={"on_failure": {"destination_arn": self.dlq.arn}},
             opts=child,
         )
-        self.simulator_fn: LambdaFunction | None = None
+        self.simulator_fn = None
         if args.simulator_enabled:
             self._simulator(name, args, child)
+        functions = {IB_PROCESS_FN: self.process_fn.name}
+        if self.simulator_fn is not None:
+            functions[IB_SIMULATOR_FN] = self.simulator_fn.name
+        self.monitored = Monitored(
+            functions=functions,
+            stream_consumers={IB_PROCESS_FN: self.process_fn.name},
+            tables={IB_WINDOWS.logical: self.state_table.name},
+            dead_letter_queues={"ib": self.dlq.name},
+        )
         self.register_outputs(
             {
                 "streamName": self.stream.name,
@@ -155,19 +180,19 @@ class StreamingTier(pulumi.ComponentResource):
                 description="Puts simulated InfiniBand stream events on the Kinesis stream",
                 handler="handlers.ib_simulator.handler",
                 code=args.code,
-                memory_mb=256,
-                timeout_s=30,
+                memory_mb=SIMULATOR_MEMORY_MB,
+                timeout_s=SIMULATOR_TIMEOUT_S,
                 log_retention_days=args.log_retention_days,
-                environment={
-                    IB_EVENTS.env_var: self.stream.name,
-                    "SIM_INTERVAL_S": str(simulator_interval_s(args.simulator_schedule)),
-                    "SIM_STREAMS": str(args.simulator_streams),
-                    "SIM_EVENTS_PER_MINUTE": str(args.simulator_events_per_minute),
-                    "SIM_DEGRADATION_RATE": args.simulator_degradation_rate,
-                },
+                environment=IbSimulatorSettings(
+                    stream=self.stream.name,
+                    interval_s=simulator_interval_s(args.simulator_schedule),
+                    streams=args.simulator_streams,
+                    events_per_minute=args.simulator_events_per_minute,
+                    degradation_rate=args.simulator_degradation_rate,
+                ).to_env(),
                 statements=[
-                    _statement(self.stream.arn, ["kinesis:PutRecords", "kinesis:PutRecord"]),
-                    _statement(self.dlq.arn, ["sqs:SendMessage"]),
+                    allow(["kinesis:PutRecords", "kinesis:PutRecord"], self.stream.arn),
+                    allow(["sqs:SendMessage"], self.dlq.arn),
                 ],
             ),
             opts=child,

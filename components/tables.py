@@ -30,7 +30,3 @@ def dynamodb_table(resource_name: str, table: Table, prefix: str, parent: pulumi
         opts=pulumi.ResourceOptions(parent=parent),
     )
 
-
-def table_arns(table: aws.dynamodb.Table) -> pulumi.Output[list[str]]:
-    """The table and its indexes, for IAM statements that query indexes."""
-    return table.arn.apply(lambda arn: [arn, f"{arn}/index/*"])

@@ -20,17 +20,16 @@ None makes the runtime use the deterministic template (`handlers.explain`). The 
 the detectors' risk score by at most ``MAX_RISK_REVISION`` points: the detectors' measurement
 decides roughly how urgent a finding is, the model refines it.
 
-Enabled by ``BEDROCK_ENABLED=true`` (the stack sets it from ``bedrockEnabled``); otherwise the
-plugin registers nothing. ``BEDROCK_MODEL_ID`` picks the model. Which findings are explained is
+Enabled by ``BEDROCK_ENABLED=true`` (`iops.settings.PluginSettings`; the stack sets it from
+``bedrockEnabled``); otherwise the plugin registers nothing. ``BEDROCK_MODEL_ID`` picks the model.
+Each ``enrich`` call is an X-Ray subsegment (``## enricher bedrock``) around the Converse calls. Which findings are explained is
 the runtime's ``ENRICH_MIN_SEVERITY`` and ``ENRICH_MAX_CALLS`` (the enricher itself accepts any
 severity, so there is one knob, not two).
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import os
 import re
 import time
 from collections.abc import Callable
@@ -43,12 +42,16 @@ from typing import Any
 
 from detectors.contract import Enrichment, Finding
 from detectors.hookspecs import hookimpl
+from detectors.severity import LOWEST
+from iops.logs import get_logger
+from iops.settings import DEFAULT_BEDROCK_MODEL_ID, PluginSettings
+from iops.tracing import subsegment
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
-ENABLED_ENV = "BEDROCK_ENABLED"
-MODEL_ENV = "BEDROCK_MODEL_ID"
-DEFAULT_MODEL_ID = "anthropic.claude-3-5-haiku-20241022-v1:0"
+ENABLED_ENV = PluginSettings.env_name("bedrock_enabled")
+MODEL_ENV = PluginSettings.env_name("bedrock_model_id")
+DEFAULT_MODEL_ID = DEFAULT_BEDROCK_MODEL_ID
 PROMPT_FILE = Path(__file__).with_name("bedrock_prompt.md")
 TOOL_NAME = "record_insight"
 PREDICTION_TYPES = (
@@ -247,7 +250,7 @@ class BedrockEnricher:
     """Explains findings with a Bedrock model; returns None (template fallback) on any failure."""
 
     name = "bedrock"
-    min_severity = "LOW"
+    min_severity = LOWEST
 
     def __init__(
         self,
@@ -276,6 +279,12 @@ class BedrockEnricher:
     def enrich(self, finding: Finding, deadline: float) -> Enrichment | None:
         if time.monotonic() < self._down_until:
             return None
+        with subsegment("enricher bedrock", enricher=self.name, model=self.model_id) as segment:
+            enrichment = self._converse(finding, deadline)
+            segment.put_annotation("enriched", enrichment is not None)
+            return enrichment
+
+    def _converse(self, finding: Finding, deadline: float) -> Enrichment | None:
         request = converse_request(self.model_id, self.prompt, finding)
         for attempt in (1, 2):
             timeout = self._read_timeout(deadline)
@@ -284,20 +293,22 @@ class BedrockEnricher:
             try:
                 response = self._client(timeout).converse(**request)
             except Exception as exc:  # noqa: BLE001 - throttling, access, timeouts: all mean "use the template"
-                log.warning("bedrock %s unavailable (%.300s); using the template for a while", self.model_id, exc)
+                log.warning(
+                    "bedrock unavailable; using the template for a while", model=self.model_id, error=str(exc)[:300]
+                )
                 self._down_until = time.monotonic() + COOLDOWN_S
                 return None
             usage = response.get("usage", {})
             log.info(
-                "bedrock call %d: %s input, %s output tokens",
-                attempt,
-                usage.get("inputTokens"),
-                usage.get("outputTokens"),
+                "bedrock call",
+                attempt=attempt,
+                input_tokens=usage.get("inputTokens"),
+                output_tokens=usage.get("outputTokens"),
             )
             try:
                 answer = parse_answer(response, finding)
             except Malformed as exc:
-                log.warning("bedrock answer rejected (attempt %d): %s", attempt, exc)
+                log.warning("bedrock answer rejected", attempt=attempt, error=exc)
                 request = correction(request, response, str(exc))
                 continue
             return self._enrichment(finding, answer)
@@ -317,8 +328,8 @@ class BedrockEnricher:
         )
 
 
-def enabled() -> bool:
-    return os.environ.get(ENABLED_ENV, "").strip().lower() in ("1", "true", "yes")
+def enabled(settings: PluginSettings | None = None) -> bool:
+    return (settings or PluginSettings.from_env()).bedrock_enabled
 
 
 def resource_arns(model_id: str, region: str, account: str, partition: str = "aws") -> list[str]:
@@ -340,5 +351,6 @@ def resource_arns(model_id: str, region: str, account: str, partition: str = "aw
 
 @hookimpl
 def register_enrichers(register):
-    if enabled():
-        register(BedrockEnricher(model_id=os.environ.get(MODEL_ENV, "").strip() or DEFAULT_MODEL_ID))
+    settings = PluginSettings.from_env()
+    if settings.bedrock_enabled:
+        register(BedrockEnricher(model_id=settings.bedrock_model_id))

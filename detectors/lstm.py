@@ -8,13 +8,12 @@ little more than one point. The first ``window`` points of a series, and the fol
 
 The model is the shipped default (``detectors/models/lstm-default.{npz,json}``, made by
 ``make model``: ``iops train local`` on the generator's data, the NAB development corpus and the
-generated NAB-layout corpus, fixed seed) unless ``IOPS_LSTM_MODEL`` names another artifact
-(path of the ``.json``/``.npz`` or their common stem).
+generated NAB-layout corpus, fixed seed) unless ``PluginSettings.lstm_model`` (``IOPS_LSTM_MODEL``)
+names another artifact (path of the ``.json``/``.npz`` or their common stem).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,17 +21,18 @@ from pathlib import Path
 from detectors.contract import Point, SeriesKey, State
 from detectors.hookspecs import hookimpl
 from detectors.lstm_model import LstmModel, new_series_state
+from iops.settings import PluginSettings
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "lstm-default"
-MODEL_ENV = "IOPS_LSTM_MODEL"
+MODEL_ENV = PluginSettings.env_name("lstm_model")
 
 _lock = threading.Lock()
 _models: dict[str, LstmModel] = {}
 
 
 def load_model(path: str | Path | None = None) -> LstmModel:
-    """The artifact at ``path`` (default: ``$IOPS_LSTM_MODEL`` or the shipped one), loaded once."""
-    key = str(path or os.environ.get(MODEL_ENV) or DEFAULT_MODEL)
+    """The artifact at ``path`` (default: the settings' ``lstm_model`` or the shipped one), loaded once."""
+    key = str(path or PluginSettings.from_env().lstm_model or DEFAULT_MODEL)
     with _lock:
         if key not in _models:
             _models[key] = LstmModel.load(key)
@@ -44,7 +44,7 @@ class LstmDetector:
     remote = False
 
     def __init__(self, model_path: str | Path | None = None) -> None:
-        self._model_path = model_path
+        self._model_path = model_path or PluginSettings.from_env().lstm_model or DEFAULT_MODEL
 
     @property
     def model(self) -> LstmModel:

@@ -4,14 +4,14 @@ Built-in plugins are declared in this project's ``pyproject.toml`` under the
 ``iops_dashboard`` entry-point group exactly like third-party ones, so the AI Lambda,
 ``iops plugins`` and ``iops evaluate`` all see the same set.
 
-``IOPS_PLUGINS`` (comma-separated plugin names) limits which plugins load;
-``IOPS_DETECTORS`` (comma-separated detector names) chooses which loaded detectors run.
+What loads and runs is `iops.settings.PluginSettings` (``IOPS_PLUGINS``: the plugins that load;
+``IOPS_DETECTORS``: the loaded detectors that run; ``IOPS_ENRICHERS``: the enrichers), read from the
+environment unless a caller passes its own.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -20,6 +20,7 @@ import pluggy
 
 from detectors import hookspecs
 from detectors.contract import Detector, Enricher, GroupingRule
+from iops.settings import DEFAULT_DETECTORS, PluginSettings  # noqa: F401 - DEFAULT_DETECTORS is read as plugins'
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
 DISTRIBUTION = "iops-dashboard"
@@ -32,7 +33,6 @@ DEFAULT_PLUGINS = {
     "contextual": "detectors.contextual",
 }
 """Used only when the project runs from a checkout whose entry points are not installed."""
-DEFAULT_DETECTORS = ("statistical", "contextual", "lstm")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,19 +48,15 @@ _pm: pluggy.PluginManager | None = None
 _infos: dict[str, PluginInfo] = {}
 
 
-def _allowed() -> set[str] | None:
-    raw = os.environ.get("IOPS_PLUGINS", "").strip()
-    return {p.strip() for p in raw.split(",") if p.strip()} if raw else None
-
-
-def get_plugin_manager() -> pluggy.PluginManager:
-    """Load plugins on first use; later calls return the same manager."""
+def get_plugin_manager(settings: PluginSettings | None = None) -> pluggy.PluginManager:
+    """Load plugins on first use (those ``settings.plugins`` allows; all by default); later calls return the same manager."""
     global _pm
     if _pm is not None:
         return _pm
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    allowed = _allowed()
+    names = (settings or PluginSettings.from_env()).plugins
+    allowed = set(names) if names else None
     infos: dict[str, PluginInfo] = {}
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in infos or (allowed is not None and ep.name not in allowed):
@@ -149,30 +145,30 @@ def all_enrichers() -> dict[str, Enricher]:
     return {name: enr for name, (_, enr) in _collect("register_enrichers").items()}
 
 
-def enabled_enrichers() -> dict[str, Enricher]:
-    """The enrichers named in ``IOPS_ENRICHERS`` (default: every loaded one)."""
+def enabled_enrichers(settings: PluginSettings | None = None) -> dict[str, Enricher]:
+    """The enrichers ``settings.enrichers`` names (default: every loaded one)."""
     available = all_enrichers()
-    raw = os.environ.get("IOPS_ENRICHERS")
-    if raw is None:
+    names = (settings or PluginSettings.from_env()).enrichers
+    if names is None:
         return available
-    names = [n.strip() for n in raw.split(",") if n.strip()]
     return {n: available[n] for n in names if n in available}
 
 
-def enabled_detector_names() -> list[str]:
-    raw = os.environ.get("IOPS_DETECTORS", "").strip()
-    return [d.strip() for d in raw.split(",") if d.strip()] if raw else list(DEFAULT_DETECTORS)
+def enabled_detector_names(settings: PluginSettings | None = None) -> list[str]:
+    """``settings.detectors``: ``IOPS_DETECTORS``, default `DEFAULT_DETECTORS`."""
+    return list((settings or PluginSettings.from_env()).detectors)
 
 
-def enabled_detectors() -> dict[str, Detector]:
-    """The detectors named in ``IOPS_DETECTORS`` (default: statistical), in that order."""
+def enabled_detectors(settings: PluginSettings | None = None) -> dict[str, Detector]:
+    """The detectors ``settings.detectors`` names, in that order."""
     available = all_detectors()
-    missing = [n for n in enabled_detector_names() if n not in available]
+    names = enabled_detector_names(settings)
+    missing = [n for n in names if n not in available]
     if missing:
         raise LookupError(
             f"detectors not found: {', '.join(missing)} (loaded: {', '.join(sorted(available)) or 'none'})"
         )
-    return {n: available[n] for n in enabled_detector_names()}
+    return {n: available[n] for n in names}
 
 
 def get_detector(name: str) -> Detector:

@@ -3,12 +3,12 @@
 The AI Lambda and ``iops evaluate`` both call `score_series`, so a detector is scored
 exactly the way it runs in production: batches of new points, state carried between
 batches as JSON, replayed points skipped, every detector isolated from the others.
+Each detector's run over a batch is an X-Ray subsegment (``## detector <name>``, in its own thread).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import threading
 import time
@@ -18,8 +18,10 @@ from statistics import median
 
 from detectors.contract import Detector, Point, SeriesKey, State
 from detectors.severity import severity_of
+from iops.logs import get_logger
+from iops.tracing import subsegment
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 RECENT_POINTS = 60
 """History kept per series for explanations, expected values and enrichers."""
@@ -123,15 +125,19 @@ def _run_detector(name: str, detector: Detector, jobs: list[_Job], out: dict[int
     """Score every job with one detector, in order; each job's outcome lands in ``out`` when done.
 
     State is kept under ``name``, the key the detector was given under (usually its own name)."""
-    for i, job in enumerate(jobs):
-        before = job.state.detectors.get(name)
-        started = time.perf_counter()
-        try:
-            det_state = json.loads(json.dumps(before)) if before is not None else detector.new_state(job.series)
-            scores = _checked(name, detector.score(job.series, det_state, job.points), len(job.points))
-            out[i] = (scores, det_state, None, time.perf_counter() - started)
-        except BaseException as exc:  # noqa: BLE001 - isolate every plugin failure
-            out[i] = (None, None, exc, time.perf_counter() - started)
+    failures = 0
+    with subsegment(f"detector {name}", detector=name, series=len(jobs)) as segment:
+        for i, job in enumerate(jobs):
+            before = job.state.detectors.get(name)
+            started = time.perf_counter()
+            try:
+                det_state = json.loads(json.dumps(before)) if before is not None else detector.new_state(job.series)
+                scores = _checked(name, detector.score(job.series, det_state, job.points), len(job.points))
+                out[i] = (scores, det_state, None, time.perf_counter() - started)
+            except BaseException as exc:  # noqa: BLE001 - isolate every plugin failure
+                out[i] = (None, None, exc, time.perf_counter() - started)
+                failures += 1
+        segment.put_annotation("failures", failures)
 
 
 def combine(scores: dict[str, float]) -> float:
@@ -192,7 +198,7 @@ def score_batch(
         if worker.is_alive():
             with _busy_lock:
                 _busy[name] = worker
-            log.error("detector %s did not finish before the batch deadline", name)
+            log.error("detector did not finish before the batch deadline", detector=name)
     done = {name: dict(out) for name, out in outputs.items()}  # a late worker may still add entries: ignore them
     for name in workers:
         missing = len(jobs) - len(done[name])
@@ -212,7 +218,7 @@ def score_batch(
             result.seconds[name] = result.seconds.get(name, 0.0) + seconds
             if error is not None:
                 result.failures.append(DetectorFailure(name, f"{type(error).__name__}: {error}", seconds))
-                log.warning("detector %s failed on %s: %s", name, job.series, error)
+                log.warning("detector failed", detector=name, series=job.series, error=error)
                 continue
             per_detector[name] = scores
             job.state.detectors[name] = det_state

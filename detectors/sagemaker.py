@@ -6,7 +6,7 @@ the endpoint (``training/inference.py``) answers the model's surprise per value,
 per-series layer (`lstm_model.likelihood_scores`) turns them into scores here, with the same
 state the built-in LSTM keeps, so falling back and coming back leave no gap in a series.
 
-The endpoint name comes from ``SAGEMAKER_ENDPOINT_NAME``. Calls use a tight botocore timeout
+The endpoint name comes from ``SAGEMAKER_ENDPOINT_NAME`` (`iops.settings.PluginSettings`). Calls use a tight botocore timeout
 (connect 1 s, read 2 s) and at most 2 attempts, so a sick endpoint costs a batch seconds, not
 the Lambda's minute. When the variable is unset, or the call fails (endpoint absent, throttled,
 model error, timeout), the batch is scored by the built-in LSTM instead, and after a failure
@@ -21,7 +21,6 @@ Which model scored the last batch of a series is recorded in its state as ``mode
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -33,8 +32,10 @@ from detectors.contract import Point, SeriesKey, State
 from detectors.hookspecs import hookimpl
 from detectors.lstm import LstmDetector
 from detectors.lstm_model import advance_context, likelihood_scores, new_series_state
+from iops.settings import PluginSettings
+from iops.tracing import subsegment
 
-ENDPOINT_ENV = "SAGEMAKER_ENDPOINT_NAME"
+ENDPOINT_ENV = PluginSettings.env_name("sagemaker_endpoint")
 CONNECT_TIMEOUT_S = 1.0
 READ_TIMEOUT_S = 2.0
 MAX_ATTEMPTS = 2
@@ -45,17 +46,17 @@ class SageMakerDetector:
     name = "sagemaker"
     remote = True
 
-    def __init__(self, client: Any = None, fallback: LstmDetector | None = None) -> None:
+    def __init__(self, client: Any = None, fallback: LstmDetector | None = None, endpoint: str | None = None) -> None:
+        self.endpoint = (
+            endpoint if endpoint is not None else PluginSettings.from_env().sagemaker_endpoint or ""
+        ).strip()
+        """The endpoint's name (default: the settings' ``sagemaker_endpoint``); empty: the built-in LSTM."""
         self._client = client
         self._fallback = fallback or LstmDetector()
         self._lock = threading.Lock()
         self._down_until = 0.0
         self._down_reason = ""
         self.last_model_used = ""
-
-    @property
-    def endpoint(self) -> str:
-        return os.environ.get(ENDPOINT_ENV, "").strip()
 
     def client(self) -> Any:
         with self._lock:
@@ -112,13 +113,14 @@ class SageMakerDetector:
 
     def _invoke(self, endpoint: str, context: list[float], values: list[float]) -> tuple[list[float | None], int]:
         """The endpoint's surprise per value, and the window it forecasts from."""
-        response = self.client().invoke_endpoint(
-            EndpointName=endpoint,
-            ContentType="application/json",
-            Accept="application/json",
-            Body=json.dumps({"context": context, "values": values}).encode(),
-        )
-        answer = json.loads(response["Body"].read())
+        with subsegment("sagemaker endpoint", endpoint=endpoint, values=len(values)):
+            response = self.client().invoke_endpoint(
+                EndpointName=endpoint,
+                ContentType="application/json",
+                Accept="application/json",
+                Body=json.dumps({"context": context, "values": values}).encode(),
+            )
+            answer = json.loads(response["Body"].read())
         surprise = answer["surprise"]
         if len(surprise) != len(values):
             raise ValueError(f"endpoint returned {len(surprise)} surprises for {len(values)} values")

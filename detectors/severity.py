@@ -5,17 +5,25 @@ The one definition for every layer: the detector runtime turns a risk score into
 publish (`alerts`), the alert rule's event pattern matches ``risk_score >= ALERT_MIN_RISK_SCORE``
 (the same set as `ALERT_SEVERITIES`, since severity is derived from the risk score), and the
 insights API, the EMF metrics and the dashboards list `SEVERITIES`. It lives beside the
-detector contract because detectors are the lowest layer that needs it; it imports nothing.
+detector contract because detectors are the lowest layer that needs it; it imports only `typing`.
 """
 
 from __future__ import annotations
 
-SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
-"""Lowest first."""
+from typing import Literal, get_args
+
+Severity = Literal["LOW", "MEDIUM", "HIGH", "CRITICAL"]
+"""A severity name, as a type (the insight model's ``severity`` field); lowest first."""
+SEVERITIES: tuple[str, ...] = get_args(Severity)
+"""The same names as a tuple, lowest first."""
 SEVERITY_FLOORS = ((90, "CRITICAL"), (80, "HIGH"), (60, "MEDIUM"), (0, "LOW"))
 """The lowest risk score (0-100) of each severity, highest first."""
-ALERT_MIN_SEVERITY = "HIGH"
+ALERT_MIN_SEVERITY: Severity = "HIGH"
 """Insights at or above this severity are alerted on (EventBridge -> SNS)."""
+ENRICH_MIN_SEVERITY: Severity = ALERT_MIN_SEVERITY
+"""Findings at or above this severity are given to enrichers by default (what alerts is what people read)."""
+LOWEST = SEVERITIES[0]
+"""An enricher with this ``min_severity`` explains every finding."""
 
 
 def severity_rank(severity: str) -> int:

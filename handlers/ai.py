@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 from aws_lambda_powertools import Logger
@@ -12,10 +11,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from detectors import plugins
 from handlers import aws, telemetry
-from handlers.settings import Settings
 from handlers.stream import BatchOutcome, Processor, process_batch
+from iops.logs import structured
+from iops.settings import AiSettings
+from iops.tracing import tracer
 
-logger = Logger(service="iops-ai")
+logger = structured(Logger(service="iops-ai"))
 _processor: Processor | None = None
 
 
@@ -27,14 +28,17 @@ def get_processor() -> Processor:
     """Built on first use and kept for the container's life: plugins load once."""
     global _processor
     if _processor is None:
+        settings = AiSettings.from_env()
         _processor = Processor(
             ddb=aws.client("dynamodb"),
             events=aws.client("events"),
-            settings=Settings.from_env(),
-            detectors=plugins.enabled_detectors(),
+            settings=settings,
+            detectors=plugins.enabled_detectors(),  # the plugins read `settings.plugins` themselves
             enrichers=plugins.enabled_enrichers(),
-            enrich_min_severity=os.environ.get("ENRICH_MIN_SEVERITY", "HIGH"),
-            enrich_max_calls=int(os.environ.get("ENRICH_MAX_CALLS", "10")),
+            enrich_min_severity=settings.enrich_min_severity,
+            enrich_max_calls=settings.enrich_max_calls,
+            prediction_settings=settings.predictions,
+            pattern_settings=settings.patterns,
         )
     return _processor
 
@@ -46,6 +50,7 @@ def reset() -> None:
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: LambdaContext) -> dict:
     started = time.monotonic()
     deadline = started + context.get_remaining_time_in_millis() / 1000

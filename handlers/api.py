@@ -11,7 +11,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from handlers.definitions import routes_for
 from handlers.dynamo import is_retryable
 from handlers.metrics import BadRequest
-from handlers.settings import Settings
+from iops.settings import ApiSettings
 
 logger = Logger(service="iops-api")
 
@@ -27,7 +27,7 @@ def json_error(status: int, message: str, details: object = None) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
-def build_resolver(settings: Settings) -> APIGatewayRestResolver:
+def build_resolver(settings: ApiSettings) -> APIGatewayRestResolver:
     origins = list(settings.allowed_origins) or ["*"]
     cors = CORSConfig(
         allow_origin=origins[0],

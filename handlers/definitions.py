@@ -233,3 +233,65 @@ IB_WINDOWS = Table(
 
 STREAMING_TABLES = (IB_WINDOWS,)
 """Created only when the streaming tier is enabled (not part of ``TABLES``)."""
+
+
+# The stack's functions and what each does to which table. The components grant exactly these
+# operations (IAM), the observability tier alarms on exactly these (DynamoDB publishes
+# ThrottledRequests and SystemErrors per table and operation) and `iops cost` counts those alarms.
+
+AI_FN = "ai"
+IB_PROCESS_FN = "ib-process"
+IB_SIMULATOR_FN = "ib-simulator"
+
+FUNCTIONS = (INGEST_FN, QUERY_FN, AI_FN, INSIGHTS_FN)
+"""The Lambda functions of every stack, by key (the function is named ``<prefix>-<key>``)."""
+STREAMING_FUNCTIONS = (IB_PROCESS_FN,)
+"""Added by the streaming tier; ``SIMULATOR_FUNCTIONS`` too when its simulator runs."""
+SIMULATOR_FUNCTIONS = (IB_SIMULATOR_FN,)
+STREAM_CONSUMERS = (AI_FN, IB_PROCESS_FN)
+"""Functions an event source mapping feeds (the metrics table's stream, the Kinesis stream)."""
+DEAD_LETTER_QUEUES = ("ai", "alerts")
+"""Labels of every stack's dead-letter queues (``<prefix>-<label>-dlq``): the AI mapping's, the alert target's."""
+STREAMING_DEAD_LETTER_QUEUES = ("ib",)
+
+STREAM_READ = ("DescribeStream", "GetRecords", "GetShardIterator", "ListStreams")
+"""What an event source mapping does to a DynamoDB stream, as the function's role."""
+
+
+@dataclass(frozen=True, slots=True)
+class TableAccess:
+    """One function's use of one table: the DynamoDB operations it is granted (and that are watched)."""
+
+    function: str
+    table: Table
+    operations: tuple[str, ...]
+    indexes: bool = False
+    """On the table's indexes too (a Query on a GSI is authorised on the index's ARN)."""
+    stream: bool = False
+    """On the table's stream instead of the table."""
+
+
+TABLE_ACCESS = (
+    TableAccess(INGEST_FN, METRICS, ("UpdateItem",)),
+    TableAccess(QUERY_FN, METRICS, ("Query", "Scan")),
+    TableAccess(AI_FN, METRICS, STREAM_READ, stream=True),
+    TableAccess(AI_FN, DETECTOR_STATE, ("BatchGetItem", "BatchWriteItem")),
+    TableAccess(AI_FN, INSIGHTS, ("PutItem", "UpdateItem")),
+    TableAccess(AI_FN, CORRELATION, ("BatchWriteItem", "Query", "PutItem")),
+    TableAccess(INSIGHTS_FN, INSIGHTS, ("Query",), indexes=True),
+    # TransactWriteItems is authorised per item: UpdateItem on the metrics, PutItem on the window state.
+    TableAccess(IB_PROCESS_FN, METRICS, ("UpdateItem",)),
+    TableAccess(IB_PROCESS_FN, IB_WINDOWS, ("BatchGetItem", "PutItem")),
+)
+
+
+def table_access(function: str) -> tuple[TableAccess, ...]:
+    """What ``function`` does to tables, in `TABLE_ACCESS` order."""
+    return tuple(a for a in TABLE_ACCESS if a.function == function)
+
+
+def table_operations(table: Table) -> tuple[str, ...]:
+    """Every operation some function performs on ``table`` itself (stream reads excluded), sorted."""
+    return tuple(
+        sorted({op for a in TABLE_ACCESS if a.table.logical == table.logical and not a.stream for op in a.operations})
+    )

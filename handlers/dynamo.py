@@ -11,7 +11,11 @@ per TransactWriteItems; moto does not enforce 25) and what is retried are writte
 - any other error (a validation error, a failed condition, a cancelled transaction) is raised
   at once: retrying cannot help.
 
-Kept light on purpose (botocore's exceptions only): it is imported by every Lambda package.
+Each helper call is one X-Ray subsegment (``## dynamodb <operation>``, annotated with the table,
+the item count and what was left), around the calls and retries it makes; botocore's own
+subsegments, one per request, nest inside it (`iops.tracing`).
+
+Kept light on purpose (botocore's exceptions and the shared tracer only): every Lambda package imports it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from iops.tracing import subsegment
 
 GET_LIMIT = 100
 """Keys per BatchGetItem call."""
@@ -163,7 +169,9 @@ def batch_get(
         items.extend(resp.get("Responses", {}).get(table, []))
         return resp.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
 
-    unread = _in_rounds(keys, GET_LIMIT, policy, send)
+    with subsegment("dynamodb batch_get", table=table, keys=len(keys)) as segment:
+        unread = _in_rounds(keys, GET_LIMIT, policy, send)
+        segment.put_annotation("unread", len(unread))
     return items, unread
 
 
@@ -177,7 +185,10 @@ def batch_write(ddb: Any, table: str, requests: Sequence[dict], policy: RetryPol
         resp = ddb.batch_write_item(RequestItems={table: chunk})
         return resp.get("UnprocessedItems", {}).get(table, [])
 
-    return _in_rounds(requests, WRITE_LIMIT, policy, send)
+    with subsegment("dynamodb batch_write", table=table, requests=len(requests)) as segment:
+        unwritten = _in_rounds(requests, WRITE_LIMIT, policy, send)
+        segment.put_annotation("unwritten", len(unwritten))
+    return unwritten
 
 
 def put_all(ddb: Any, table: str, items: Sequence[dict], policy: RetryPolicy = DEFAULT_POLICY) -> list[dict]:
@@ -196,14 +207,16 @@ def transact_write(ddb: Any, items: Sequence[dict], policy: RetryPolicy = DEFAUL
     if not 0 < len(items) <= TRANSACT_LIMIT:
         raise ValueError(f"a transaction takes 1 to {TRANSACT_LIMIT} items, not {len(items)}")
     attempt = 0
-    while True:
-        try:
-            ddb.transact_write_items(TransactItems=list(items))
-            return
-        except ClientError as exc:
-            if not policy.retries(exc) or not policy.pause(attempt):
-                raise
-        attempt += 1
+    with subsegment("dynamodb transact_write", items=len(items)) as segment:
+        while True:
+            try:
+                ddb.transact_write_items(TransactItems=list(items))
+                segment.put_annotation("attempts", attempt + 1)
+                return
+            except ClientError as exc:
+                if not policy.retries(exc) or not policy.pause(attempt):
+                    raise
+            attempt += 1
 
 
 def update_each(
@@ -227,8 +240,12 @@ def update_each(
                 return False
             attempt += 1
 
-    if len(requests) == 1:
-        return [] if write(0) else [0]
-    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(requests)))) as pool:
-        stored = list(pool.map(write, range(len(requests))))
-    return [i for i, ok in enumerate(stored) if not ok]
+    with subsegment("dynamodb update_each", table=table, requests=len(requests)) as segment:
+        if len(requests) == 1:
+            failed = [] if write(0) else [0]
+        else:
+            with ThreadPoolExecutor(max_workers=max(1, min(threads, len(requests)))) as pool:
+                stored = list(pool.map(write, range(len(requests))))
+            failed = [i for i, ok in enumerate(stored) if not ok]
+        segment.put_annotation("unstored", len(failed))
+    return failed

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 from aws_lambda_powertools import Logger
@@ -11,10 +10,12 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import Ki
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers import aws
-from handlers.definitions import IB_WINDOWS, METRICS
 from handlers.ib_batch import Aggregator, BatchOutcome, process_records
+from iops.logs import structured
+from iops.settings import IbProcessSettings
+from iops.tracing import tracer
 
-logger = Logger(service="iops-ib-process")
+logger = structured(Logger(service="iops-ib-process"))
 _aggregator: Aggregator | None = None
 
 
@@ -26,16 +27,16 @@ def get_aggregator() -> Aggregator:
     """Built on first use and kept for the container's life."""
     global _aggregator
     if _aggregator is None:
-        env = os.environ.get
+        settings = IbProcessSettings.from_env()
         _aggregator = Aggregator(
             ddb=aws.client("dynamodb"),
             sqs=aws.client("sqs"),
-            metrics_table=env(METRICS.env_var, "iops-dev-metrics"),
-            state_table=env(IB_WINDOWS.env_var, "iops-dev-ib-windows"),
-            dlq_url=env("IB_DLQ_URL", ""),
-            metrics_ttl_days=int(env("METRICS_TTL_DAYS", "90")),
-            lateness_ms=int(float(env("IB_LATENESS_S", "30")) * 1000),
-            max_future_ms=int(float(env("IB_MAX_FUTURE_S", "300")) * 1000),
+            metrics_table=settings.metrics_table,
+            state_table=settings.state_table,
+            dlq_url=settings.dlq_url,
+            metrics_ttl_days=settings.metrics_ttl_days,
+            lateness_ms=int(settings.lateness_s * 1000),
+            max_future_ms=int(settings.max_future_s * 1000),
         )
     return _aggregator
 
@@ -47,6 +48,7 @@ def reset() -> None:
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: LambdaContext) -> dict:
     started = time.monotonic()
     records = event.get("Records", [])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import time
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ from typing import Any
 
 from handlers import aws
 from handlers.definitions import IB_EVENTS
+from iops.settings import IbSimulatorSettings
+from iops.tracing import tracer
 
 KINDS = ("latency", "bandwidth", "errors", "flaps")
 EPISODE_S = 300.0
@@ -172,20 +173,21 @@ def window_end(event: dict) -> float:
     return time.time()
 
 
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: Any) -> dict:
     """One scheduled run: the last interval's events for every stream onto the Kinesis stream."""
-    env = os.environ.get
+    settings = IbSimulatorSettings.from_env()
     end = window_end(event)
-    interval = float(env("SIM_INTERVAL_S", "60"))
+    interval = settings.interval_s
     gen = IbGenerator(
-        streams=int(env("SIM_STREAMS", "8")),
-        events_per_minute=float(env("SIM_EVENTS_PER_MINUTE", "60")),
-        seed=int(env("SIM_SEED", "0")),
-        degradation_rate=float(env("SIM_DEGRADATION_RATE", "0.02")),
+        streams=settings.streams,
+        events_per_minute=settings.events_per_minute,
+        seed=settings.seed,
+        degradation_rate=settings.degradation_rate,
     )
     gen.rng.seed(f"window:{end}")
     events = gen.events(end - interval, end)
-    sent = put_events(aws.client("kinesis"), env(IB_EVENTS.env_var, ""), events)
+    sent = put_events(aws.client("kinesis"), settings.stream, events)
     degraded = sorted({f"{d.kind} on {d.stream}" for d in gen.scheduled(end - interval, end)})
     print(json.dumps({"message": "simulated", "events": sent, "windowEnd": end, "degraded": degraded}))
     return {"events": sent, "degraded": degraded}

@@ -10,9 +10,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from handlers import aws, metrics, telemetry
 from handlers.api import bind, build_resolver, logger
 from handlers.definitions import INGEST_FN
-from handlers.settings import Settings
+from iops.logs import structured
+from iops.settings import IngestSettings
+from iops.tracing import tracer
 
-settings = Settings.from_env()
+structured(logger)
+settings = IngestSettings.from_env()
 app = build_resolver(settings)
 WRITE_MARGIN_S = 2.0
 MAX_WRITE_S = 10.0
@@ -50,5 +53,6 @@ bind(app, INGEST_FN, {("POST", "/metrics"): post_metrics})
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

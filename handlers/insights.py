@@ -1,91 +1,21 @@
-"""Insights: deterministic ids, the stored item, the API shape, and the queries behind the routes."""
+"""Insights: the queries behind the insight routes. The insight itself (stored item, API form) is
+`iops.models.insight.Insight`."""
 
 from __future__ import annotations
 
-import hashlib
-import time
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-from detectors.severity import SEVERITIES as SEVERITY_NAMES
+from detectors.severity import SEVERITIES
 from handlers.definitions import ENTITY_INDEX, RECENT_INDEX, SEVERITY_INDEX
-from handlers.metrics import ENTITY_RE, BadRequest, iso, run_query
+from handlers.metrics import ENTITY_RE, BadRequest, run_query
+from iops import models
+from iops.models.common import ENTITY_TYPE, INSIGHT_TYPES, insight_id, iso
 
-ENTITY_TYPE = "insight"
-INSIGHT_TYPES = ("anomaly", "prediction", "pattern")
+__all__ = ["ENTITY_TYPE", "INSIGHT_TYPES", "MAX_ID_BYTES", "get_insight", "insight_id", "iso", "query_insights"]
+
 MAX_PAGES = 10
-MAX_ID_BYTES = 1024
 """Filtered queries read at most this many pages to fill one response."""
-
-_ser = TypeSerializer()
-_de = TypeDeserializer()
-
-
-def insight_id(entity: str, metric: str, timestamp_ms: int, source: str) -> str:
-    """Same series, point and source -> same id, so a replayed batch overwrites, never duplicates."""
-    digest = hashlib.sha256(f"{entity}|{metric}|{timestamp_ms}|{source}".encode()).hexdigest()
-    return f"ins-{digest[:24]}"
-
-
-def _dynamo(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {k: _dynamo(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list | tuple):
-        return [_dynamo(v) for v in value]
-    return value
-
-
-def to_item(insight: dict, ttl_days: int, now: float | None = None) -> dict:
-    """The low-level DynamoDB item for an insight in API shape (see `from_item`)."""
-    now = time.time() if now is None else now
-    record = dict(insight)
-    record["insightId"] = record.pop("alert_id")
-    record["timestamp"] = record.pop("timestamp_ms")
-    record["entity_type"] = ENTITY_TYPE
-    record["created_at"] = int(now * 1000)
-    record["ttl"] = int(now + ttl_days * 86_400)
-    return {k: _ser.serialize(_dynamo(v)) for k, v in record.items() if v is not None}
-
-
-def from_item(item: dict) -> dict:
-    """A stored insight in the API contract's shape (DESIGN.md: Insight)."""
-    raw = {k: _de.deserialize(v) for k, v in item.items()}
-
-    def num(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return int(value) if value == value.to_integral_value() and abs(value) < 2**53 else float(value)
-        if isinstance(value, dict):
-            return {k: num(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [num(v) for v in value]
-        return value
-
-    out = {
-        "alert_id": raw["insightId"],
-        "entity_id": raw.get("entity_id"),
-        "timestamp": iso(int(raw["timestamp"])),
-        "prediction_type": raw.get("prediction_type", "performance_degradation"),
-        "type": raw.get("type", "anomaly"),
-        "severity": raw.get("severity"),
-        "risk_score": num(raw.get("risk_score", 0)),
-        "confidence": float(raw.get("confidence", 0)),
-        "explanation": raw.get("explanation", ""),
-        "recommendations": list(raw.get("recommendations", [])),
-        "model_used": raw.get("model_used", ""),
-        "affected_hosts": list(raw.get("affected_hosts", [raw.get("entity_id")])),
-        "metric": raw.get("metric"),
-        "observed": num(raw.get("observed")),
-        "expected": num(raw.get("expected")),
-        "scores": num(raw.get("scores", {})),
-    }
-    for extra in ("eta", "eta_interval", "limit", "related"):
-        if extra in raw:
-            out[extra] = num(raw[extra])
-    return out
+MAX_ID_BYTES = 1024
 
 
 def _parse_choice(name: str, raw: str | None, choices: tuple[str, ...]) -> str | None:
@@ -109,7 +39,7 @@ def query_insights(
     token: dict | None = None,
 ) -> dict:
     """Newest first through the narrowest index; other filters applied while paging."""
-    severity = _parse_choice("severity", severity, SEVERITY_NAMES)
+    severity = _parse_choice("severity", severity, SEVERITIES)
     insight_type = _parse_choice("type", insight_type, INSIGHT_TYPES)
     names = {"#ts": "timestamp"}
     values: dict[str, Any] = {":since": {"N": str(since_ms or 0)}}
@@ -157,7 +87,7 @@ def query_insights(
     if len(items) >= limit and items:
         last = items[-1]
         start = {a: last[a] for a in ("insightId", "timestamp", key[0]) if a in last}
-    return {"insights": [from_item(i) for i in items], "nextToken": start}
+    return {"insights": [models.Insight.from_item(i).to_api() for i in items], "nextToken": start}
 
 
 def get_insight(ddb: Any, table: str, alert_id: str) -> dict | None:
@@ -170,4 +100,4 @@ def get_insight(ddb: Any, table: str, alert_id: str) -> dict | None:
         Limit=1,
     )
     items = resp.get("Items", [])
-    return from_item(items[0]) if items else None
+    return models.Insight.from_item(items[0]).to_api() if items else None

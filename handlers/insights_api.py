@@ -7,9 +7,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from handlers import aws, insights, metrics
 from handlers.api import NotFound, bind, build_resolver, logger
 from handlers.definitions import INSIGHTS_FN
-from handlers.settings import Settings
+from iops.logs import structured
+from iops.settings import InsightsApiSettings
+from iops.tracing import tracer
 
-settings = Settings.from_env()
+structured(logger)
+settings = InsightsApiSettings.from_env()
 app = build_resolver(settings)
 MAX_LIMIT = 100
 
@@ -54,5 +57,6 @@ bind(
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -1,4 +1,4 @@
-"""Metric validation, storage and queries: plain functions the ingest and query Lambdas call."""
+"""Metric validation (`iops.models.metric`), storage and queries: plain functions the ingest and query Lambdas call."""
 
 from __future__ import annotations
 
@@ -6,15 +6,10 @@ import base64
 import hashlib
 import hmac
 import json
-import logging
-import math
-import os
-import re
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,38 +18,35 @@ from botocore.exceptions import ClientError, ParamValidationError
 from detectors.contract import STREAM_PREFIX
 from handlers import dynamo
 from handlers.definitions import METRICS
+from iops import models
+from iops.logs import get_logger
+from iops.models.common import (  # noqa: F401 - the validation's names, re-exported for the callers
+    ENTITY_RE,
+    FUTURE_SLACK_S,
+    HOSTNAME_RE,
+    MAX_ABS_VALUE,
+    MAX_LISTED_ITEMS,
+    MAX_METRICS_PER_ITEM,
+    METRIC_NAME_RE,
+    MIN_EPOCH_S,
+    NON_NEGATIVE_FIELDS,
+    PERCENT_FIELDS,
+    RESERVED,
+    InvalidMetric,
+    Metric,
+    iso,
+    parse_timestamp,
+)
+from iops.settings import PaginationSettings
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
-HOSTNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,252}")
-"""Matched with ``fullmatch`` everywhere: ``$`` would accept a trailing newline."""
-ENTITY_RE = re.compile(rf"(?:{re.escape(STREAM_PREFIX)})?{HOSTNAME_RE.pattern}")
-"""A host or an InfiniBand stream (``ib/<stream>``), as stored and as insights name it."""
-METRIC_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}")
-RESERVED = {"hostname", "timestamp", "ttl", "receivedAt"}
-MAX_METRICS_PER_ITEM = 64
-MIN_EPOCH_S = 946_684_800  # 2000-01-01
-FUTURE_SLACK_S = 86_400
-PERCENT_FIELDS = {"cpuUsage", "memoryUsage"}
-NON_NEGATIVE_FIELDS = {"diskIO", "networkIO"}
-MAX_ABS_VALUE = 1e15
 MAX_BODY_BYTES = 1_048_576
 DYNAMODB_MIN_MAGNITUDE = 1e-130
-MAX_LISTED_ITEMS = 50
-"""Rejected items listed by index in a response; the rest are only counted (a 1 MB body of bad
-names must not answer with more than Lambda's 6 MB response limit)."""
 MAX_LISTED_ERRORS = 5
 """Messages listed per rejected item; the rest are counted."""
 MAX_TOKEN_CHARS = 1024
-TOKEN_SECRET_ENV = "PAGINATION_TOKEN_SECRET"
-
-
-class InvalidMetric(ValueError):
-    """Everything wrong with one metric object."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("; ".join(errors))
-        self.errors = errors
+TOKEN_SECRET_ENV = PaginationSettings.env_name("token_secret")
 
 
 class BadRequest(ValueError):
@@ -66,11 +58,9 @@ class BadRequest(ValueError):
         self.details = details
 
 
-@dataclass(slots=True)
-class Metric:
-    hostname: str
-    timestamp_ms: int
-    values: dict[str, float]
+def validate_metric(raw: Any) -> Metric:
+    """One metric object as stored, or `InvalidMetric` listing everything wrong with it (`models.MetricIn`)."""
+    return models.MetricIn.parse(raw)
 
 
 @dataclass(slots=True)
@@ -102,94 +92,6 @@ def _listed(error: ItemError) -> dict:
     if len(error.errors) > MAX_LISTED_ERRORS:
         shown.append(f"... and {len(error.errors) - MAX_LISTED_ERRORS} more")
     return {"index": error.index, "errors": shown}
-
-
-def parse_timestamp(raw: Any) -> int:
-    """ISO 8601 (naive means UTC) or epoch seconds (milliseconds when > 1e11) -> epoch ms."""
-    if isinstance(raw, bool):
-        raise ValueError("timestamp must be ISO 8601 or epoch seconds, not a boolean")
-    if isinstance(raw, int) and abs(raw) > 1e18:
-        raise ValueError("timestamp must be between 2000-01-01 and one day from now")  # float() would overflow
-    if isinstance(raw, int | float):
-        if not math.isfinite(raw):
-            raise ValueError("timestamp must be finite")
-        seconds = raw / 1000 if abs(raw) > 1e11 else float(raw)
-    elif isinstance(raw, str):
-        text = raw.strip()
-        try:
-            seconds = float(text)
-            if abs(seconds) > 1e11:
-                seconds /= 1000
-        except ValueError:
-            try:
-                dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-            except ValueError:
-                raise ValueError(f"timestamp {raw!r} is neither ISO 8601 nor epoch seconds") from None
-            if dt.tzinfo is None:
-                dt = dt.replace(tzinfo=UTC)
-            seconds = dt.timestamp()
-    else:
-        raise ValueError("timestamp is required: ISO 8601 string or epoch seconds")
-    if not math.isfinite(seconds):
-        raise ValueError("timestamp must be finite")
-    if seconds < MIN_EPOCH_S or seconds > time.time() + FUTURE_SLACK_S:
-        raise ValueError("timestamp must be between 2000-01-01 and one day from now")
-    return int(round(seconds * 1000))
-
-
-def _check_value(name: str, value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"{name} must be a number"
-    if isinstance(value, int) and abs(value) > MAX_ABS_VALUE:
-        return f"{name} must be within +-{MAX_ABS_VALUE:g}"  # before isfinite: a huge int overflows a float
-    if not math.isfinite(value):
-        return f"{name} must be finite"
-    if name in PERCENT_FIELDS and not 0 <= value <= 100:
-        return f"{name} must be a percentage between 0 and 100"
-    if name in NON_NEGATIVE_FIELDS and value < 0:
-        return f"{name} must not be negative"
-    if abs(value) > MAX_ABS_VALUE:
-        return f"{name} must be within +-{MAX_ABS_VALUE:g}"
-    return None
-
-
-def validate_metric(raw: Any) -> Metric:
-    """One metric object, or ValueError listing everything wrong with it."""
-    if not isinstance(raw, dict):
-        raise InvalidMetric(["each metric must be a JSON object"])
-    errors: list[str] = []
-    hostname = raw.get("hostname")
-    if not isinstance(hostname, str) or not HOSTNAME_RE.fullmatch(hostname):
-        what = "is required" if hostname is None else f"{json.dumps(hostname)[:80]} is not valid"
-        errors.append(f"hostname {what}: 1-253 characters of letters, digits, '.', '_', ':' or '-'")
-    timestamp_ms = 0
-    try:
-        timestamp_ms = parse_timestamp(raw.get("timestamp"))
-    except ValueError as exc:
-        errors.append(str(exc))
-    values: dict[str, float] = {}
-    field_errors: list[str] = []
-    for name, value in raw.items():
-        if name in ("hostname", "timestamp"):
-            continue
-        if name in RESERVED or not METRIC_NAME_RE.fullmatch(str(name)):
-            field_errors.append(
-                f"{str(name)[:64]!r} is not an allowed metric name (letters, digits, '_' or '.', max 64)"
-            )
-            continue
-        problem = _check_value(name, value)
-        if problem:
-            field_errors.append(problem)
-        else:
-            values[name] = float(value)
-    errors.extend(field_errors)
-    if not values and not field_errors:
-        errors.append("at least one numeric metric (e.g. cpuUsage) is required")
-    if len(values) > MAX_METRICS_PER_ITEM:
-        errors.append(f"at most {MAX_METRICS_PER_ITEM} metrics per item")
-    if errors:
-        raise InvalidMetric(errors)
-    return Metric(hostname, timestamp_ms, values)  # type: ignore[arg-type]
 
 
 def parse_body(body: str | None, max_items: int) -> list[Any]:
@@ -303,9 +205,9 @@ def _token_key() -> bytes:
     """The key that signs pagination tokens: the stack's secret, else one per process (local runs)."""
     global _TOKEN_KEY
     if _TOKEN_KEY is None:
-        configured = os.environ.get(TOKEN_SECRET_ENV, "")
+        configured = PaginationSettings.from_env().token_secret or ""
         if not configured:
-            log.warning("%s is not set: pagination tokens are valid in this process only", TOKEN_SECRET_ENV)
+            log.warning("no pagination token secret: tokens are valid in this process only", variable=TOKEN_SECRET_ENV)
         _TOKEN_KEY = (configured or secrets.token_hex(32)).encode()
     return _TOKEN_KEY
 
@@ -366,10 +268,6 @@ def parse_time_param(name: str, raw: str | None) -> int | None:
         return parse_timestamp(raw)
     except ValueError as exc:
         raise BadRequest(f"{name}: {exc}") from None
-
-
-def iso(ms: int | float) -> str:
-    return datetime.fromtimestamp(int(ms) / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def from_item(item: dict) -> dict:

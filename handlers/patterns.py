@@ -17,7 +17,6 @@ it is linked to the pattern afterwards.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -29,41 +28,17 @@ from typing import Any
 from detectors.contract import GroupingRule, Member, SeriesKey
 from detectors.runtime import risk_and_severity
 from handlers import dynamo
-from handlers import insights as insight_store
-from handlers.definitions import CORRELATION
+from iops import models
+from iops.models.common import insight_id
+from iops.settings import LOOKBACK_WINDOWS, PatternSettings
 
 PATTERN_ITEM = "~pattern"
 """Sort key of a group's open pattern; sorts after every member key (digits)."""
-LOOKBACK_WINDOWS = 5
-"""How far back (in windows) a batch reads a group, so a cluster that grew slowly is seen whole."""
-DEFAULT_WINDOW_S = 120
-DEFAULT_MIN_HOSTS = 3
-
-
-@dataclass(frozen=True, slots=True)
-class PatternSettings:
-    table: str = CORRELATION.physical_name("iops-dev")
-    window_s: float = DEFAULT_WINDOW_S
-    min_hosts: int = DEFAULT_MIN_HOSTS
-
-    @property
-    def ttl_s(self) -> int:
-        """Correlation items live a little longer than anything still reads them."""
-        return int(max(3600, 2 * LOOKBACK_WINDOWS * self.window_s))
-
-    @classmethod
-    def from_env(cls) -> PatternSettings:
-        env = os.environ.get
-        return cls(
-            table=env(CORRELATION.env_var, CORRELATION.physical_name("iops-dev")),
-            window_s=float(env("PATTERN_WINDOW_SECONDS", str(DEFAULT_WINDOW_S))),
-            min_hosts=int(env("PATTERN_MIN_HOSTS", str(DEFAULT_MIN_HOSTS))),
-        )
 
 
 @dataclass(slots=True)
 class Correlation:
-    patterns: list[tuple[SeriesKey, dict]] = field(default_factory=list)
+    patterns: list[tuple[SeriesKey, models.Insight]] = field(default_factory=list)
     """New pattern insights to store and alert (once), with a member series to retry on failure."""
     suppressed: set[str] = field(default_factory=set)
     """Anomaly ids of this batch that belong to a pattern: stored and linked, not alerted."""
@@ -71,16 +46,16 @@ class Correlation:
     """Patterns from earlier batches that this batch's anomalies joined (updated in place)."""
 
 
-def member_of(insight: dict) -> Member:
+def member_of(insight: models.Insight) -> Member:
     return Member(
-        alert_id=insight["alert_id"],
-        entity=insight["entity_id"],
-        metric=insight["metric"],
-        timestamp=insight["timestamp_ms"] / 1000,
-        severity=insight["severity"],
-        risk_score=int(insight["risk_score"]),
-        observed=insight.get("observed"),
-        expected=insight.get("expected"),
+        alert_id=insight.alert_id,
+        entity=insight.entity_id,
+        metric=insight.metric or "",
+        timestamp=insight.timestamp_ms / 1000,
+        severity=insight.severity,
+        risk_score=int(insight.risk_score),
+        observed=insight.observed,
+        expected=insight.expected,
     )
 
 
@@ -100,7 +75,7 @@ def clusters(members: Sequence[Member], window_s: float) -> list[list[Member]]:
 
 
 def pattern_id(rule: str, group: str, start_ms: int) -> str:
-    return insight_store.insight_id(f"pattern:{rule}", group, start_ms, "pattern")
+    return insight_id(f"pattern:{rule}", group, start_ms, "pattern")
 
 
 def entity_label(hosts: Sequence[str], most: int = 4) -> str:
@@ -110,8 +85,8 @@ def entity_label(hosts: Sequence[str], most: int = 4) -> str:
     return f"{len(hosts)} hosts: " + ", ".join(hosts[:most]) + (", ..." if len(hosts) > most else "")
 
 
-def build_pattern(rule: GroupingRule, group: str, members: Sequence[Member], start_ms: int, pid: str) -> dict:
-    """The pattern insight in API shape: one alert naming every host and the shared cause."""
+def build_pattern(rule: GroupingRule, group: str, members: Sequence[Member], start_ms: int, pid: str) -> models.Insight:
+    """The pattern insight: one alert naming every host and the shared cause."""
     explanation, recommendations = rule.describe(group, members)
     hosts = sorted({m.entity for m in members})
     metrics = sorted({m.metric for m in members})
@@ -119,25 +94,25 @@ def build_pattern(rule: GroupingRule, group: str, members: Sequence[Member], sta
     observed = [m.observed for m in members if m.observed is not None]
     expected = [m.expected for m in members if m.expected is not None]
     one_metric = len(metrics) == 1
-    return {
-        "alert_id": pid,
-        "timestamp_ms": start_ms,
-        "entity_id": entity_label(hosts),
-        "type": "pattern",
-        "prediction_type": "shared_cause",
-        "severity": risk_and_severity(risk / 100)[1],
-        "risk_score": risk,
-        "confidence": round(min(0.99, 1 - 0.5 ** len(hosts)), 3),
-        "explanation": explanation,
-        "recommendations": recommendations,
-        "model_used": f"pattern:{rule.name}",
-        "affected_hosts": hosts,
-        "metric": ",".join(metrics),
-        "observed": median(observed) if one_metric and observed else None,
-        "expected": median(expected) if one_metric and expected else None,
-        "scores": {},
-        "related": sorted(m.alert_id for m in members),
-    }
+    return models.Insight(
+        alert_id=pid,
+        timestamp_ms=start_ms,
+        entity_id=entity_label(hosts),
+        type="pattern",
+        prediction_type="shared_cause",
+        severity=risk_and_severity(risk / 100)[1],
+        risk_score=risk,
+        confidence=round(min(0.99, 1 - 0.5 ** len(hosts)), 3),
+        explanation=explanation,
+        recommendations=recommendations,
+        model_used=f"pattern:{rule.name}",
+        affected_hosts=hosts,
+        metric=",".join(metrics),
+        observed=median(observed) if one_metric and observed else None,
+        expected=median(expected) if one_metric and expected else None,
+        scores={},
+        related=sorted(m.alert_id for m in members),
+    )
 
 
 def _num(value: float | None) -> dict | None:
@@ -216,9 +191,9 @@ def _link(ddb: Any, insights_table: str, member: Member, pid: str) -> None:
         )
 
 
-def _update_pattern(ddb: Any, insights_table: str, pattern: dict) -> bool:
+def _update_pattern(ddb: Any, insights_table: str, pattern: models.Insight) -> bool:
     """Refresh a stored pattern with its grown membership; False when it was never stored."""
-    item = insight_store.to_item(pattern, 1)
+    item = pattern.to_item(1)
     names = [
         n
         for n in ("entity_id", "affected_hosts", "related", "explanation", "recommendations", "risk_score", "severity")
@@ -244,7 +219,7 @@ def correlate(
     insights_table: str,
     settings: PatternSettings,
     rules: dict[str, GroupingRule],
-    insights: list[dict],
+    insights: list[models.Insight],
     now: float | None = None,
 ) -> Correlation:
     """Group this batch's anomaly insights with recent ones; link members, return new patterns.
@@ -253,10 +228,10 @@ def correlate(
     table except updates of patterns and members from earlier batches.
     """
     result = Correlation()
-    anomalies = [member_of(i) for i in insights if i.get("type", "anomaly") == "anomaly"]
+    anomalies = [member_of(i) for i in insights if i.type == "anomaly"]
     if not anomalies or not rules:
         return result
-    by_id = {i["alert_id"]: i for i in insights}
+    by_id = {i.alert_id: i for i in insights}
     groups: dict[tuple[str, str], list[Member]] = defaultdict(list)
     for member in anomalies:
         for rule in rules.values():
@@ -286,9 +261,9 @@ def correlate(
                 pid, members, known = pattern_id(rule_name, group, start_ms), cluster, set()
             pattern = build_pattern(rule, group, members, start_ms, pid)
             if joined:  # members older than the lookback are no longer read but stay in the pattern
-                pattern["related"] = sorted(known | set(pattern["related"]))
+                pattern.related = sorted(known | set(pattern.related or ()))
                 hosts = {a["S"] for a in open_item.get("hosts", {}).get("L", [])}
-                pattern["affected_hosts"] = sorted(hosts | set(pattern["affected_hosts"]))
+                pattern.affected_hosts = sorted(hosts | set(pattern.affected_hosts))
             first = next(m for m in cluster if m.alert_id in fresh_ids)
             if joined and _update_pattern(ddb, insights_table, pattern):
                 result.joined += 1
@@ -297,7 +272,7 @@ def correlate(
             for m in members:
                 if m.alert_id in by_id:
                     insight = by_id[m.alert_id]
-                    insight["related"] = sorted(set(insight.get("related", [])) | {pid})
+                    insight.related = sorted(set(insight.related or ()) | {pid})
                     result.suppressed.add(m.alert_id)
                 elif m.alert_id not in known:
                     _link(ddb, insights_table, m, pid)
@@ -307,8 +282,8 @@ def correlate(
                 "patternId": {"S": pid},
                 "startMs": {"N": str(start_ms)},
                 "lastTs": {"N": repr(max(m.timestamp for m in members))},
-                "memberIds": {"L": [{"S": a} for a in pattern["related"]]},
-                "hosts": {"L": [{"S": h} for h in pattern["affected_hosts"]]},
+                "memberIds": {"L": [{"S": a} for a in pattern.related or ()]},
+                "hosts": {"L": [{"S": h} for h in pattern.affected_hosts]},
                 "ttl": {"N": str(ttl)},
             }
             ddb.put_item(TableName=settings.table, Item=open_item)

@@ -8,20 +8,14 @@ of a prediction is derived from the point it was made at, like an anomaly's.
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from detectors import forecast
 from detectors.runtime import SeriesResult, risk_and_severity
-from handlers import insights as insight_store
 from handlers.explain import family
-
-DEFAULT_LIMITS = {"memoryUsage": 95.0, "diskUsage": 95.0, "cpuUsage": 98.0, "ibLatencyUs": 5.0}
-"""Same defaults as ``predictionLimits`` in Pulumi.yaml (a unit test keeps them equal)."""
-DEFAULT_HORIZON_HOURS = 12.0
-DEFAULT_EVERY_POINTS = 10
+from iops import models
+from iops.models.common import insight_id, iso
+from iops.settings import PredictionSettings
 
 PREDICTION_TYPES = {
     "memory": "memory_exhaustion",
@@ -51,25 +45,6 @@ ACTIONS = {
 GENERIC_ACTIONS = ["Watch {metric} on {host}: this forecast is refreshed as new points arrive"]
 
 
-@dataclass(frozen=True, slots=True)
-class PredictionSettings:
-    limits: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
-    horizon_s: float = DEFAULT_HORIZON_HOURS * 3600
-    every_points: int = DEFAULT_EVERY_POINTS
-
-    @classmethod
-    def from_env(cls) -> PredictionSettings:
-        """``PREDICTION_LIMITS`` (JSON object metric -> limit), ``PREDICTION_HORIZON_HOURS``, ``FORECAST_EVERY_POINTS``."""
-        env = os.environ.get
-        raw = env("PREDICTION_LIMITS")
-        limits = {str(k): float(v) for k, v in json.loads(raw).items()} if raw else dict(DEFAULT_LIMITS)
-        return cls(
-            limits=limits,
-            horizon_s=float(env("PREDICTION_HORIZON_HOURS", str(DEFAULT_HORIZON_HOURS))) * 3600,
-            every_points=int(env("FORECAST_EVERY_POINTS", str(DEFAULT_EVERY_POINTS))),
-        )
-
-
 def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -89,8 +64,8 @@ def risk(hit: forecast.Crossing, horizon_s: float) -> int:
     return int(round(100 * (0.5 + 0.5 * hit.confidence) * urgency))
 
 
-def build_prediction(entity: str, metric: str, hit: forecast.Crossing, horizon_s: float) -> dict:
-    """The prediction insight in API shape (plus ``timestamp_ms`` for storage)."""
+def build_prediction(entity: str, metric: str, hit: forecast.Crossing, horizon_s: float) -> models.Insight:
+    """The prediction insight of one forecast crossing."""
     ts_ms = int(round(hit.made_at * 1000))
     score = risk(hit, horizon_s)
     kind = family(metric) or ""
@@ -103,33 +78,33 @@ def build_prediction(entity: str, metric: str, hit: forecast.Crossing, horizon_s
     )
     actions = ACTIONS.get(kind, []) + GENERIC_ACTIONS
     fill = {"host": entity, "metric": metric, "eta": _when(hit.eta)}
-    interval = {"earliest": insight_store.iso(int(hit.earliest * 1000))}
+    interval = {"earliest": iso(int(hit.earliest * 1000))}
     if hit.latest is not None:
-        interval["latest"] = insight_store.iso(int(hit.latest * 1000))
-    return {
-        "alert_id": insight_store.insight_id(entity, metric, ts_ms, "prediction"),
-        "timestamp_ms": ts_ms,
-        "entity_id": entity,
-        "type": "prediction",
-        "prediction_type": PREDICTION_TYPES.get(kind, "capacity_exhaustion"),
-        "severity": risk_and_severity(score / 100)[1],
-        "risk_score": score,
-        "confidence": hit.confidence,
-        "explanation": explanation,
-        "recommendations": [a.format(**fill) for a in actions],
-        "model_used": model,
-        "affected_hosts": [entity],
-        "metric": metric,
-        "observed": round(hit.current, 6),
-        "expected": round(hit.heading_to, 6),
-        "scores": {"forecast": hit.confidence},
-        "eta": insight_store.iso(int(hit.eta * 1000)),
-        "eta_interval": interval,
-        "limit": hit.limit,
-    }
+        interval["latest"] = iso(int(hit.latest * 1000))
+    return models.Insight(
+        alert_id=insight_id(entity, metric, ts_ms, "prediction"),
+        timestamp_ms=ts_ms,
+        entity_id=entity,
+        type="prediction",
+        prediction_type=PREDICTION_TYPES.get(kind, "capacity_exhaustion"),
+        severity=risk_and_severity(score / 100)[1],
+        risk_score=score,
+        confidence=hit.confidence,
+        explanation=explanation,
+        recommendations=[a.format(**fill) for a in actions],
+        model_used=model,
+        affected_hosts=[entity],
+        metric=metric,
+        observed=round(hit.current, 6),
+        expected=round(hit.heading_to, 6),
+        scores={"forecast": hit.confidence},
+        eta=iso(int(hit.eta * 1000)),
+        eta_interval=interval,
+        limit=hit.limit,
+    )
 
 
-def predict(result: SeriesResult, settings: PredictionSettings) -> list[dict]:
+def predict(result: SeriesResult, settings: PredictionSettings) -> list[models.Insight]:
     """Feed a series' new points to its forecast; the prediction insights that are new."""
     limit = settings.limits.get(result.series.metric)
     if limit is None or not result.results:

@@ -8,9 +8,12 @@ from handlers import aws, metrics
 from handlers.api import bind, build_resolver, logger
 from handlers.definitions import QUERY_FN
 from handlers.openapi import openapi_document
-from handlers.settings import Settings
+from iops.logs import structured
+from iops.settings import QuerySettings
+from iops.tracing import tracer
 
-settings = Settings.from_env()
+structured(logger)
+settings = QuerySettings.from_env()
 app = build_resolver(settings)
 MAX_LIMIT = 1000
 
@@ -36,5 +39,6 @@ bind(app, QUERY_FN, {("GET", "/metrics"): get_metrics, ("GET", "/openapi.json"):
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

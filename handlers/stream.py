@@ -11,7 +11,6 @@ that must be retried: only those of the series that failed.
 from __future__ import annotations
 
 import json
-import logging
 import time
 import zlib
 from collections import defaultdict
@@ -23,15 +22,17 @@ from detectors import severity as severities
 from detectors.contract import Detector, Enricher, Enrichment, Finding, GroupingRule, Point, SeriesKey
 from detectors.runtime import SeriesResult, SeriesState, confidence, risk_and_severity, score_batch
 from handlers import dynamo
-from handlers import insights as insight_store
 from handlers.events import EVENT_DETAIL_TYPE, EVENT_SOURCE
 from handlers.explain import template_enrichment
 from handlers.metrics import RESERVED
-from handlers.patterns import Correlation, PatternSettings, correlate
-from handlers.predictions import PredictionSettings, predict
-from handlers.settings import Settings
+from handlers.patterns import Correlation, correlate
+from handlers.predictions import predict
+from iops import models
+from iops.logs import get_logger
+from iops.models.common import insight_id
+from iops.settings import DEFAULT_ENRICH_MAX_CALLS, AiSettings, PatternSettings, PredictionSettings
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 STATE_TTL_DAYS = 30
 ENRICH_MARGIN_S = 10.0
@@ -45,7 +46,7 @@ is skipped for this batch (counted), and the others' insights are stored and pub
 class BatchOutcome:
     failed: set[str] = field(default_factory=set)
     """Sequence numbers to report as batch item failures."""
-    insights: list[dict] = field(default_factory=list)
+    insights: list[models.Insight] = field(default_factory=list)
     published: int = 0
     points: int = 0
     skipped: int = 0
@@ -63,11 +64,11 @@ class Processor:
 
     ddb: Any
     events: Any
-    settings: Settings
+    settings: AiSettings
     detectors: dict[str, Detector]
     enrichers: dict[str, Enricher]
-    enrich_min_severity: str = "HIGH"
-    enrich_max_calls: int = 10
+    enrich_min_severity: str = severities.ENRICH_MIN_SEVERITY
+    enrich_max_calls: int = DEFAULT_ENRICH_MAX_CALLS
     prediction_settings: PredictionSettings = field(default_factory=PredictionSettings.from_env)
     pattern_settings: PatternSettings = field(default_factory=PatternSettings.from_env)
     grouping_rules: dict[str, GroupingRule] = field(default_factory=plugins.all_grouping_rules)
@@ -118,7 +119,7 @@ def load_states(
         states[by_text[item["seriesKey"]["S"]]] = decode_state(item["state"])
     unread = {by_text[k["seriesKey"]["S"]] for k in unread_keys}
     if unread:
-        log.error("could not read detector state for %d series; their records are retried", len(unread))
+        log.error("could not read detector state; the series' records are retried", series=len(unread))
     return {k: v for k, v in states.items() if k not in unread}, unread
 
 
@@ -173,7 +174,8 @@ def enrich(processor: Processor, findings: list[Finding], deadline: float) -> li
         for name, enricher in processor.enrichers.items():
             if calls >= processor.enrich_max_calls or time.monotonic() >= deadline - ENRICH_MARGIN_S:
                 break
-            if severities.severity_rank(finding.severity) < severities.severity_rank(getattr(enricher, "min_severity", "HIGH")):
+            floor = getattr(enricher, "min_severity", severities.ENRICH_MIN_SEVERITY)
+            if severities.severity_rank(finding.severity) < severities.severity_rank(floor):
                 continue
             if severities.severity_rank(finding.severity) < severities.severity_rank(processor.enrich_min_severity):
                 continue
@@ -181,7 +183,7 @@ def enrich(processor: Processor, findings: list[Finding], deadline: float) -> li
             try:
                 got = enricher.enrich(finding, deadline - ENRICH_MARGIN_S)
             except Exception as exc:  # noqa: BLE001 - an enricher never loses the batch
-                log.warning("enricher %s failed: %s", name, exc)
+                log.warning("enricher failed", enricher=name, error=exc)
                 got = None
             if got is not None:
                 chosen[i] = got
@@ -189,35 +191,35 @@ def enrich(processor: Processor, findings: list[Finding], deadline: float) -> li
     return [chosen.get(i) or template_enrichment(f) for i, f in enumerate(findings)]
 
 
-def build_insight(finding: Finding, enrichment: Enrichment) -> dict:
-    """The insight in API shape (plus ``timestamp_ms`` for storage)."""
+def build_insight(finding: Finding, enrichment: Enrichment) -> models.Insight:
+    """The anomaly insight of one finding, as its enricher (or the template) explained it."""
     ts_ms = int(round(finding.point.timestamp * 1000))
     risk = enrichment.risk_score if enrichment.risk_score is not None else finding.risk_score
     risk = max(0, min(100, int(risk)))
     severity = risk_and_severity(risk / 100)[1]
-    return {
-        "alert_id": insight_store.insight_id(finding.series.entity, finding.series.metric, ts_ms, finding.insight_type),
-        "timestamp_ms": ts_ms,
-        "entity_id": finding.series.entity,
-        "type": finding.insight_type,
-        "prediction_type": enrichment.prediction_type or finding.prediction_type,
-        "severity": severity,
-        "risk_score": risk,
-        "confidence": finding.confidence,
-        "explanation": enrichment.explanation,
-        "recommendations": enrichment.recommendations,
-        "model_used": enrichment.model_used,
-        "affected_hosts": [finding.series.entity],
-        "metric": finding.series.metric,
-        "observed": finding.point.value,
-        "expected": finding.expected,
-        "scores": {k: round(v, 4) for k, v in finding.scores.items()},
-    }
+    return models.Insight(
+        alert_id=insight_id(finding.series.entity, finding.series.metric, ts_ms, finding.insight_type),
+        timestamp_ms=ts_ms,
+        entity_id=finding.series.entity,
+        type=finding.insight_type,
+        prediction_type=enrichment.prediction_type or finding.prediction_type,
+        severity=severity,
+        risk_score=risk,
+        confidence=finding.confidence,
+        explanation=enrichment.explanation,
+        recommendations=enrichment.recommendations,
+        model_used=enrichment.model_used,
+        affected_hosts=[finding.series.entity],
+        metric=finding.series.metric,
+        observed=finding.point.value,
+        expected=finding.expected,
+        scores={k: round(v, 4) for k, v in finding.scores.items()},
+    )
 
 
-def store_insight(ddb: Any, table: str, insight: dict, ttl_days: int) -> bool:
+def store_insight(ddb: Any, table: str, insight: models.Insight, ttl_days: int) -> bool:
     """Put unless already stored and alerted; True when it still needs alerting."""
-    item = insight_store.to_item(insight, ttl_days)
+    item = insight.to_item(ttl_days)
     item["alerted"] = {"BOOL": False}
     try:
         ddb.put_item(
@@ -231,7 +233,7 @@ def store_insight(ddb: Any, table: str, insight: dict, ttl_days: int) -> bool:
     return True
 
 
-def set_alerted(ddb: Any, table: str, insight: dict, alerted: bool) -> bool:
+def set_alerted(ddb: Any, table: str, insight: models.Insight, alerted: bool) -> bool:
     """Flip the insight's ``alerted`` flag if it holds the other value; False when it already held ``alerted``.
 
     Claiming (False -> True) before publishing is what makes alerting idempotent: a retried
@@ -240,7 +242,7 @@ def set_alerted(ddb: Any, table: str, insight: dict, alerted: bool) -> bool:
     try:
         ddb.update_item(
             TableName=table,
-            Key={"insightId": {"S": insight["alert_id"]}, "timestamp": {"N": str(insight["timestamp_ms"])}},
+            Key={"insightId": {"S": insight.alert_id}, "timestamp": {"N": str(insight.timestamp_ms)}},
             UpdateExpression="SET alerted = :to",
             ConditionExpression="alerted = :from",
             ExpressionAttributeValues={":to": {"BOOL": alerted}, ":from": {"BOOL": not alerted}},
@@ -250,10 +252,9 @@ def set_alerted(ddb: Any, table: str, insight: dict, alerted: bool) -> bool:
     return True
 
 
-def event_entry(bus: str, insight: dict, dashboard_url: str) -> dict:
-    detail = {k: v for k, v in insight.items() if k != "timestamp_ms"}
-    detail["timestamp"] = insight_store.iso(insight["timestamp_ms"])
-    detail["dashboard_link"] = f"{dashboard_url}/insights/{insight['alert_id']}" if dashboard_url else ""
+def event_entry(bus: str, insight: models.Insight, dashboard_url: str) -> dict:
+    detail = insight.to_event()
+    detail["dashboard_link"] = f"{dashboard_url}/insights/{insight.alert_id}" if dashboard_url else ""
     return {
         "Source": EVENT_SOURCE,
         "DetailType": EVENT_DETAIL_TYPE,
@@ -263,9 +264,9 @@ def event_entry(bus: str, insight: dict, dashboard_url: str) -> dict:
     }
 
 
-def publish(events: Any, bus: str, insights: list[dict], dashboard_url: str) -> list[dict]:
+def publish(events: Any, bus: str, insights: list[models.Insight], dashboard_url: str) -> list[models.Insight]:
     """PutEvents in chunks of 10, retrying failed entries once; returns insights not published."""
-    failed: list[dict] = []
+    failed: list[models.Insight] = []
     for start in range(0, len(insights), 10):
         chunk = insights[start : start + 10]
         for _ in range(2):
@@ -293,7 +294,7 @@ def process_batch(processor: Processor, records: list[dict], deadline: float, re
         try:
             pairs = parse_record(record)
         except ValueError as exc:
-            log.error("poison stream record %s: %s", seq, exc)
+            log.error("poison stream record", sequence_number=seq, error=exc)
             outcome.failed.add(seq)
             continue
         for series, point in pairs:
@@ -318,7 +319,7 @@ def process_batch(processor: Processor, records: list[dict], deadline: float, re
             outcome.detector_seconds[name] = outcome.detector_seconds.get(name, 0.0) + secs
         findings.extend(findings_for(result, settings.anomaly_threshold))
     enrichments = enrich(processor, findings, deadline)
-    to_alert: list[tuple[SeriesKey, dict]] = []
+    to_alert: list[tuple[SeriesKey, models.Insight]] = []
     candidates = [(f.series, build_insight(f, e)) for f, e in zip(findings, enrichments, strict=True)]
     candidates += [(r.series, i) for r in results for i in predict(r, processor.prediction_settings)]
     try:  # patterns: members are linked and not alerted on their own; the pattern is one alert
@@ -330,26 +331,26 @@ def process_batch(processor: Processor, records: list[dict], deadline: float, re
             [i for _, i in candidates],
         )
     except Exception as exc:  # noqa: BLE001 - anomalies still go out one by one; their series are retried
-        log.error("could not correlate anomalies: %s", exc)
+        log.error("could not correlate anomalies", error=exc)
         grouped = Correlation()
-        failed_series |= {s for s, i in candidates if i["type"] == "anomaly"}
+        failed_series |= {s for s, i in candidates if i.type == "anomaly"}
     for series, insight in candidates + grouped.patterns:
         try:
             needs_alert = store_insight(processor.ddb, settings.insights_table, insight, settings.insights_ttl_days)
             outcome.insights.append(insight)
-            alone = insight["alert_id"] not in grouped.suppressed
-            wanted = alone and severities.alerts(insight["severity"]) and settings.event_bus
+            alone = insight.alert_id not in grouped.suppressed
+            wanted = alone and severities.alerts(insight.severity) and settings.event_bus
             # claim before publishing: whoever flips alerted to true publishes, nobody else
             if needs_alert and set_alerted(processor.ddb, settings.insights_table, insight, True) and wanted:
                 to_alert.append((series, insight))
         except Exception as exc:  # noqa: BLE001 - the series is retried, others go on
-            log.error("could not store insight for %s: %s", series, exc)
+            log.error("could not store insight", series=series, error=exc)
             failed_series.add(series)
     if to_alert:
         try:
             unpublished = publish(processor.events, settings.event_bus, [i for _, i in to_alert], settings.dashboard_url)
         except Exception as exc:  # noqa: BLE001
-            log.error("could not publish alerts: %s", exc)
+            log.error("could not publish alerts", error=exc)
             unpublished = [i for _, i in to_alert]
         missed = {id(i) for i in unpublished}
         for series, insight in to_alert:
@@ -360,7 +361,7 @@ def process_batch(processor: Processor, records: list[dict], deadline: float, re
             try:
                 set_alerted(processor.ddb, settings.insights_table, insight, False)
             except Exception as exc:  # noqa: BLE001 - the claim stays: this alert is lost, say so loudly
-                log.error("alert %s was not published and its claim could not be released: %s", insight["alert_id"], exc)
+                log.error("alert not published and its claim not released", alert_id=insight.alert_id, error=exc)
     ok_results = [r for r in results if r.series not in failed_series]
     failed_series |= save_states(processor.ddb, settings.state_table, ok_results)
     for series in failed_series:

@@ -10,12 +10,16 @@ sets to the function's name (so the stack is part of the identity without anothe
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from detectors.severity import SEVERITIES
+from iops.settings import RuntimeSettings
+
+if TYPE_CHECKING:  # the ingest function, which imports this too, has no insights
+    from iops.models.insight import Insight
 
 NAMESPACE = "IOpsDashboard"
 
@@ -47,7 +51,8 @@ METRICS = {
 
 def service_name() -> str:
     """The ``service`` dimension: the function's name in AWS (set by the stack), else "local"."""
-    return os.environ.get("POWERTOOLS_SERVICE_NAME") or os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or "local"
+    runtime = RuntimeSettings.from_env()
+    return runtime.service_name or runtime.function_name or "local"
 
 
 def emit(values: dict[str, float], **dimensions: str) -> None:
@@ -73,7 +78,7 @@ def ingest_result(accepted: int, rejected: int, unstored: int) -> None:
 
 
 def ai_batch(
-    insights: list[dict],
+    insights: list[Insight],
     detector_seconds: dict[str, float],
     detector_failures: dict[str, int],
     detector_timeouts: dict[str, int] | None = None,
@@ -86,7 +91,7 @@ def ai_batch(
     emit({"LatePoints": late})
     counts: dict[str, int] = {}
     for insight in insights:
-        counts[insight["severity"]] = counts.get(insight["severity"], 0) + 1
+        counts[insight.severity] = counts.get(insight.severity, 0) + 1
     for severity in SEVERITIES:
         if counts.get(severity):
             emit({"Insights": counts[severity]}, severity=severity)

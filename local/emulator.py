@@ -6,18 +6,79 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import boto3
 from botocore.config import Config
 
-from handlers.definitions import TABLES
-from handlers.metrics import TOKEN_SECRET_ENV
+from handlers.definitions import (
+    AI_FN,
+    CORRELATION,
+    DETECTOR_STATE,
+    INGEST_FN,
+    INSIGHTS,
+    INSIGHTS_FN,
+    METRICS,
+    QUERY_FN,
+    TABLES,
+)
+from iops.settings import (
+    AiSettings,
+    IngestSettings,
+    InsightsApiSettings,
+    PaginationSettings,
+    PatternSettings,
+    QuerySettings,
+    Settings,
+)
 from local import alerts as local_alerts
 
 REGION = "us-east-1"
 LOCAL_PREFIX = "iops-local"
 AI_DLQ = f"{LOCAL_PREFIX}-ai-dlq"
+
+
+def function_settings(
+    prefix: str,
+    environ: Mapping[str, str] | None = None,
+    *,
+    event_bus: str | None = None,
+    token_secret: str | None = None,
+) -> dict[str, Settings]:
+    """The settings of the API and AI functions (`iops.settings`) for the tables named with ``prefix``.
+
+    The tables, ``event_bus`` and ``token_secret`` are given; everything else is read from ``environ``
+    (default ``os.environ``) with the settings' defaults, so ``IOPS_DETECTORS=... iops local`` works.
+    """
+    env = os.environ if environ is None else environ
+    pagination = PaginationSettings.from_env(env, **({"token_secret": token_secret} if token_secret else {}))
+    ai_values = {"event_bus": event_bus} if event_bus else {}
+    return {
+        INGEST_FN: IngestSettings.from_env(env, metrics_table=METRICS.physical_name(prefix)),
+        QUERY_FN: QuerySettings.from_env(env, metrics_table=METRICS.physical_name(prefix), pagination=pagination),
+        INSIGHTS_FN: InsightsApiSettings.from_env(
+            env, insights_table=INSIGHTS.physical_name(prefix), pagination=pagination
+        ),
+        AI_FN: AiSettings.from_env(
+            env,
+            insights_table=INSIGHTS.physical_name(prefix),
+            state_table=DETECTOR_STATE.physical_name(prefix),
+            patterns=PatternSettings.from_env(env, table=CORRELATION.physical_name(prefix)),
+            **ai_values,
+        ),
+    }
+
+
+def function_environment(*settings: Settings) -> dict[str, str]:
+    """One process environment for several functions (`to_env` of each; shared variables agree)."""
+    env: dict[str, str] = {}
+    for s in settings:
+        for key, value in s.to_env().items():
+            if env.get(key, value) != value:
+                raise ValueError(f"{key}: {env[key]!r} for one function, {value!r} for another")
+            env[key] = value
+    return env
 
 
 def free_port() -> int:
@@ -49,8 +110,15 @@ class Emulator:
         return f"{self.prefix}-{logical}"
 
     def environment(self) -> dict[str, str]:
-        """Environment the handlers read: the same variables the stack sets on the Lambdas."""
-        env = {
+        """Environment the handlers read: each function's settings' ``to_env()``, as the stack sets them
+        (tables of this run, the local alert bus, one token secret per run), and the emulator's AWS."""
+        functions = function_settings(
+            self.prefix,
+            event_bus=local_alerts.bus_name(self.prefix),
+            # one secret per run signs pagination tokens, as the stack's random secret does
+            token_secret=PaginationSettings.from_env().token_secret or secrets.token_hex(32),
+        )
+        return {
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
@@ -62,13 +130,10 @@ class Emulator:
             # EMF documents are for CloudWatch; locally they would only flood the server's stdout.
             "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
-            "EVENT_BUS_NAME": local_alerts.bus_name(self.prefix),
-            # one secret per run signs pagination tokens, as the stack's random secret does
-            TOKEN_SECRET_ENV: os.environ.get(TOKEN_SECRET_ENV) or secrets.token_hex(32),
+            # no X-Ray daemon here (Powertools also turns tracing off outside Lambda)
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            **function_environment(*functions.values()),
         }
-        for table in TABLES:
-            env[table.env_var] = self.table_name(table.logical)
-        return env
 
     def create_resources(self) -> None:
         """Create every table (from `handlers.definitions`), the AI tier's dead-letter queue and the alert bus."""

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from handlers.definitions import IB_EVENTS, IB_WINDOWS
+from handlers.definitions import IB_EVENTS, IB_WINDOWS, METRICS
+from iops.settings import IbProcessSettings
 from local.emulator import REGION, Emulator
 from local.pump import ShardPoller
 
@@ -27,7 +28,8 @@ FUNCTION_NAME = "iops-local-ib-process"
 
 
 def create_resources(emu: Emulator) -> dict[str, str]:
-    """The streaming tier in the emulator (from `handlers.definitions`); returns the handlers' env."""
+    """The streaming tier in the emulator (from `handlers.definitions`); returns the handlers' env:
+    the process function's settings' ``to_env()`` (the rest from this process's environment) and the stream."""
     kinesis, ddb, sqs = emu.client("kinesis"), emu.client("dynamodb"), emu.client("sqs")
     stream = IB_EVENTS.physical_name(emu.prefix)
     if stream not in kinesis.list_streams().get("StreamNames", []):
@@ -36,7 +38,10 @@ def create_resources(emu: Emulator) -> dict[str, str]:
     if table not in ddb.list_tables().get("TableNames", []):
         ddb.create_table(**IB_WINDOWS.create_table_kwargs(table))
     dlq = sqs.create_queue(QueueName=f"{emu.prefix}-ib-dlq")["QueueUrl"]
-    return {IB_EVENTS.env_var: stream, IB_WINDOWS.env_var: table, "IB_DLQ_URL": dlq}
+    settings = IbProcessSettings.from_env(
+        metrics_table=METRICS.physical_name(emu.prefix), state_table=table, dlq_url=dlq
+    )
+    return {**settings.to_env(), IB_EVENTS.env_var: stream}
 
 
 def lambda_record(record: dict, shard: str, stream_arn: str) -> dict:

@@ -17,7 +17,6 @@ counter. Then:
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import random
@@ -27,6 +26,8 @@ from dataclasses import dataclass
 from detectors.severity import alerts
 
 BATCH = 100
+EVAL_PREFIX = "iops-eval"
+"""Names of the tables the evaluation creates in its in-process moto."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,23 +136,16 @@ def evaluate(
     metrics, truth, lone = generate(hosts, minutes, incidents, singles, seed)
     with mock_aws():
         from handlers import aws
-        from handlers.definitions import TABLES
-        from handlers.patterns import PatternSettings
-        from handlers.settings import Settings
+        from handlers.definitions import AI_FN, TABLES
         from handlers.stream import Processor, process_batch
+        from local.emulator import function_settings
 
         aws.reset()
         ddb = aws.client("dynamodb")
-        settings = dataclasses.replace(Settings.from_env(), event_bus="eval-bus")
-        patterns = PatternSettings.from_env()
-        names = {
-            "metrics": settings.metrics_table,
-            "insights": settings.insights_table,
-            "detector-state": settings.state_table,
-            "correlation": patterns.table,
-        }
+        settings = function_settings(EVAL_PREFIX, event_bus="eval-bus")[AI_FN]
+        patterns = settings.patterns
         for table in TABLES:
-            ddb.create_table(**table.create_table_kwargs(names[table.logical]))
+            ddb.create_table(**table.create_table_kwargs(table.physical_name(EVAL_PREFIX)))
         events = CountingEvents()
         proc = Processor(
             ddb=ddb,
@@ -167,7 +161,7 @@ def evaluate(
         for i in range(0, len(records), BATCH):
             out = process_batch(proc, records[i : i + BATCH], time.monotonic() + 60)
             for insight in out.insights:
-                insights[insight["alert_id"]] = insight
+                insights[insight.alert_id] = insight.to_event() | {"timestamp_ms": insight.timestamp_ms}
         seconds = time.perf_counter() - started
         aws.reset()
     return score(list(insights.values()), events.details, truth, lone, patterns.min_hosts, patterns.window_s) | {

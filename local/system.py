@@ -7,7 +7,8 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 
-from handlers.definitions import METRICS
+from handlers.definitions import IB_EVENTS, METRICS
+from iops.settings import AiSettings, IbProcessSettings
 from local import alerts as local_alerts
 from local import emulator
 from local import kinesis as local_kinesis
@@ -41,7 +42,8 @@ class LocalSystem:
         if self.kinesis:
             self._start_kinesis()
         self.api = LocalApi(self.port, self.api_key, host=self.host, public_url=self.public_url)
-        os.environ.setdefault("DASHBOARD_URL", self.api.public_url)  # alerts link to the insight here
+        # alerts link to the insight here
+        os.environ.setdefault(AiSettings.env_name("dashboard_url"), self.api.public_url)
         assert self.emu.alerts is not None
         self.alerts = local_alerts.AlertForwarder(
             self.emu.client("sqs"), self.emu.client("sns"), self.emu.alerts, webhook=self.alerts_webhook
@@ -70,13 +72,13 @@ class LocalSystem:
         from handlers import ib_process  # imported after the environment points at the emulator
 
         ib_process.reset()
-        self.kinesis_stream = env["IB_EVENTS_STREAM"]
+        self.kinesis_stream = env[IB_EVENTS.env_var]
         self.poller = local_kinesis.KinesisPoller(
             kinesis=self.emu.client("kinesis"),
             sqs=self.emu.client("sqs"),
             stream=self.kinesis_stream,
             handler=ib_process.handler,
-            dlq_url=env["IB_DLQ_URL"],
+            dlq_url=env[IbProcessSettings.env_name("dlq_url")],
         )
         self.poller.start()
 

@@ -18,9 +18,22 @@ os.environ.update(
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon (Powertools turns it off outside Lambda anyway)
     }
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
+TEST_PREFIX = "iops-dev"
+"""The handlers' tables in these tests: the dev stack's names."""
+
+
+def _function_environment() -> dict[str, str]:
+    """The API and AI functions' settings for the dev stack's tables, as `iops local` sets them (`to_env`)."""
+    from local.emulator import function_environment, function_settings
+
+    return function_environment(*function_settings(TEST_PREFIX).values())
+
+
+os.environ.update(_function_environment())
 
 
 @pytest.fixture
@@ -30,16 +43,17 @@ def aws() -> Iterator[None]:
 
     from handlers import aws as aws_clients
     from handlers.definitions import TABLES
-    from handlers.settings import Settings
+    from iops.settings import AiSettings, IngestSettings
 
     with mock_aws():
         aws_clients.reset()
         ddb = aws_clients.client("dynamodb")
-        settings = Settings.from_env()
+        ai = AiSettings.from_env()
         names = {
-            "metrics": settings.metrics_table,
-            "insights": settings.insights_table,
-            "detector-state": settings.state_table,
+            "metrics": IngestSettings.from_env().metrics_table,
+            "insights": ai.insights_table,
+            "detector-state": ai.state_table,
+            "correlation": ai.patterns.table,
         }
         for table in TABLES:
             ddb.create_table(**table.create_table_kwargs(names.get(table.logical, table.physical_name("iops-dev"))))

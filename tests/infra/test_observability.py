@@ -236,19 +236,7 @@ def test_alarm_email_subscribes_and_is_a_budget_subscriber() -> None:
 
 def bare_args(**extra: Any) -> ObservabilityArgs:
     """The tier watching nothing of a stack: for what it does on its own (topic, SageMaker dashboard)."""
-    return ObservabilityArgs(
-        prefix="iops-dev",
-        functions={},
-        api_name="unused",
-        api_stage="v1",
-        tables={},
-        stream_functions={},
-        dlqs={},
-        ingest_function="unused",
-        ai_function="unused",
-        detectors=[],
-        **extra,
-    )
+    return ObservabilityArgs(prefix="iops-dev", monitored=[], api_name="unused", api_stage="v1", detectors=[], **extra)
 
 
 def own_topic_program() -> None:

@@ -25,8 +25,8 @@ from detectors.bedrock import BedrockEnricher
 from detectors.sagemaker import ENDPOINT_ENV, SageMakerDetector
 from detectors.statistical import StatisticalDetector
 from handlers import metrics
-from handlers.settings import Settings
 from handlers.stream import process_batch
+from iops.settings import IngestSettings
 from local.pump import StreamPump
 from local.traffic import post
 from tests.local.iops_process import ROOT, IopsLocal, http
@@ -70,7 +70,7 @@ def metrics_body(host: str, n: int) -> str:
 
 @pytest.mark.parametrize("seed", range(5))
 def test_throttling_and_partial_writes_lose_nothing_accepted(ddb, seed: int) -> None:
-    table = Settings.from_env().metrics_table
+    table = IngestSettings.from_env().metrics_table
     chaos = ChaosDynamo(ddb, seed)
     result = metrics.ingest(chaos, table, metrics_body(f"chaos-{seed}", 500), 500, 90, time.monotonic() + 30)
     assert chaos.faults > 0
@@ -80,7 +80,7 @@ def test_throttling_and_partial_writes_lose_nothing_accepted(ddb, seed: int) -> 
 
 def test_throttling_past_the_deadline_acknowledges_exactly_what_is_stored(ddb) -> None:
     """Never claim a metric that is not stored; the 503 lists the rest, and a retry stores them."""
-    table = Settings.from_env().metrics_table
+    table = IngestSettings.from_env().metrics_table
     chaos = ChaosDynamo(ddb, seed=1, throttle=0.9)
     body = metrics_body("late", 300)
     result = metrics.ingest(chaos, table, body, 500, 90, time.monotonic() + 0.3)
@@ -170,17 +170,17 @@ def test_put_events_partial_failure_alerts_exactly_once(ddb, monkeypatch, bad_ca
     proc.events = FlakyEvents(bad_calls)
     batch = alerting_batch()
     out = process_batch(proc, batch, time.monotonic() + 60)
-    alerts = [i for i in out.insights if i["severity"] in ("HIGH", "CRITICAL")]
+    alerts = [i for i in out.insights if i.severity in ("HIGH", "CRITICAL")]
     assert alerts, "the injected spike should be HIGH or CRITICAL"
     if bad_calls == 2:
         assert out.failed == {r["dynamodb"]["SequenceNumber"] for r in batch}
         assert proc.events.delivered == []
         out = process_batch(proc, batch, time.monotonic() + 60)  # the event source mapping's retry
     assert not out.failed
-    assert sorted(proc.events.delivered) == sorted(i["alert_id"] for i in alerts)
+    assert sorted(proc.events.delivered) == sorted(i.alert_id for i in alerts)
     again = process_batch(proc, batch, time.monotonic() + 60)  # a replay after success
     assert again.skipped == len(batch) and not again.insights
-    assert sorted(proc.events.delivered) == sorted(i["alert_id"] for i in alerts)
+    assert sorted(proc.events.delivered) == sorted(i.alert_id for i in alerts)
     assert len([i for i in all_insights(ddb) if i["entity_id"] == "db-01"]) == len(out.insights)
 
 

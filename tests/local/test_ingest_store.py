@@ -7,7 +7,7 @@ import threading
 import time
 
 from handlers import metrics
-from handlers.settings import Settings
+from iops.settings import IngestSettings
 
 NOW = time.time()
 
@@ -23,7 +23,7 @@ def stored(ddb, table: str, host: str) -> list[dict]:
 
 
 def test_hundred_metrics_round_trip_newest_first(ddb) -> None:
-    table = Settings.from_env().metrics_table
+    table = IngestSettings.from_env().metrics_table
     result = metrics.ingest(ddb, table, body(100), 500, 90, time.monotonic() + 5)
     assert result.accepted == 100 and not result.rejected and not result.unstored
     points = stored(ddb, table, "web-01")
@@ -33,7 +33,7 @@ def test_hundred_metrics_round_trip_newest_first(ddb) -> None:
 
 
 def test_invalid_sibling_does_not_lose_valid_items(ddb) -> None:
-    table = Settings.from_env().metrics_table
+    table = IngestSettings.from_env().metrics_table
     items = [
         {"hostname": "a", "timestamp": NOW - 10, "cpuUsage": 5},
         {"hostname": "a", "timestamp": NOW - 5, "cpuUsage": 500},
@@ -46,7 +46,7 @@ def test_invalid_sibling_does_not_lose_valid_items(ddb) -> None:
 
 
 def test_duplicate_keys_in_one_request_keep_the_last(ddb) -> None:
-    table = Settings.from_env().metrics_table
+    table = IngestSettings.from_env().metrics_table
     items = [{"hostname": "d", "timestamp": NOW, "cpuUsage": v} for v in (1, 2, 3)]
     result = metrics.ingest(ddb, table, json.dumps(items), 500, 90, time.monotonic() + 5)
     assert result.accepted == 3
@@ -76,7 +76,7 @@ class FlakyDynamo:
 
 
 def test_unprocessed_items_and_throttling_are_retried_until_stored(ddb) -> None:
-    table = Settings.from_env().metrics_table
+    table = IngestSettings.from_env().metrics_table
     flaky = FlakyDynamo(ddb, throttle_rounds=40)
     result = metrics.ingest(flaky, table, body(60, "t"), 500, 90, time.monotonic() + 10)
     assert result.accepted == 60 and not result.unstored
@@ -85,7 +85,7 @@ def test_unprocessed_items_and_throttling_are_retried_until_stored(ddb) -> None:
 
 
 def test_items_not_stored_by_the_deadline_are_reported_not_claimed(ddb) -> None:
-    table = Settings.from_env().metrics_table
+    table = IngestSettings.from_env().metrics_table
     flaky = FlakyDynamo(ddb, throttle_rounds=10_000)
     result = metrics.ingest(flaky, table, body(30, "late"), 500, 90, time.monotonic() + 0.3)
     assert result.accepted == 0
@@ -106,6 +106,6 @@ def test_one_update_per_host_and_timestamp(ddb) -> None:
 
     split = [{**m, "memoryUsage": 50} for m in json.loads(body(40, "c"))["metrics"]]
     split = [{k: v for k, v in m.items() if k != "cpuUsage"} for m in split] + json.loads(body(40, "c"))["metrics"]
-    result = metrics.ingest(Spy(), Settings.from_env().metrics_table, json.dumps(split), 500, 90, time.monotonic() + 5)
+    result = metrics.ingest(Spy(), IngestSettings.from_env().metrics_table, json.dumps(split), 500, 90, time.monotonic() + 5)
     assert result.accepted == 80 and len(keys) == len(set(keys)) == 40
-    assert all({"cpuUsage", "memoryUsage"} <= set(p) for p in stored(ddb, Settings.from_env().metrics_table, "c"))
+    assert all({"cpuUsage", "memoryUsage"} <= set(p) for p in stored(ddb, IngestSettings.from_env().metrics_table, "c"))

@@ -19,8 +19,8 @@ from detectors.contract import Point, SeriesKey, State
 from detectors.statistical import StatisticalDetector
 from handlers import metrics, replay
 from handlers.definitions import METRICS
-from handlers.settings import Settings
 from handlers.stream import Processor, parse_record, process_batch
+from iops.settings import AiSettings, IngestSettings
 from tests.local.test_api_handlers import call
 from tests.local.test_stream_processing import all_insights, record
 
@@ -29,7 +29,7 @@ NOW = time.time()
 
 def stored(ddb, host: str) -> list[dict]:
     items = ddb.query(
-        TableName=Settings.from_env().metrics_table,
+        TableName=IngestSettings.from_env().metrics_table,
         KeyConditionExpression="hostname = :h",
         ExpressionAttributeValues={":h": {"S": host}},
     )["Items"]
@@ -152,7 +152,7 @@ class HangsForever(Spike):
 
 
 def processor(ddb, detectors, events=None) -> Processor:
-    settings = Settings.from_env()
+    settings = AiSettings.from_env()
     if events is not None:
         from dataclasses import replace
 
@@ -276,7 +276,7 @@ def test_late_points_are_counted_and_a_replay_scores_them(aws, ddb) -> None:
     late_spike = {"hostname": "r-01", "timestamp": int(NOW) - 3600, "cpuUsage": 99.0}
     assert call("POST", "/metrics", body=late_spike)[0] == 200
     (item,) = ddb.query(
-        TableName=Settings.from_env().metrics_table,
+        TableName=IngestSettings.from_env().metrics_table,
         KeyConditionExpression="hostname = :h AND #ts = :t",
         ExpressionAttributeNames={"#ts": METRICS.range_key},
         ExpressionAttributeValues={":h": {"S": "r-01"}, ":t": {"N": str(int(late_spike["timestamp"] * 1000))}},
@@ -286,13 +286,13 @@ def test_late_points_are_counted_and_a_replay_scores_them(aws, ddb) -> None:
     )
     assert out.late == 1 and not out.insights  # the stream path skips it, and says so
     items = replay.stored_items(
-        ddb, Settings.from_env().metrics_table, int((NOW - 4000) * 1000), int(NOW * 1000), "r-01"
+        ddb, IngestSettings.from_env().metrics_table, int((NOW - 4000) * 1000), int(NOW * 1000), "r-01"
     )
     assert len(items) == 1
     (event,) = replay.replay_events(items)
     out = process_batch(proc, event["Records"], time.monotonic() + 30, replay=True)
-    assert out.late == 1 and [i["observed"] for i in out.insights] == [99.0]
-    state = ddb.get_item(TableName=Settings.from_env().state_table, Key={"seriesKey": {"S": "r-01#cpuUsage"}})
+    assert out.late == 1 and [i.observed for i in out.insights] == [99.0]
+    state = ddb.get_item(TableName=AiSettings.from_env().state_table, Key={"seriesKey": {"S": "r-01#cpuUsage"}})
     from handlers.stream import decode_state
 
     assert decode_state(state["Item"]["state"]).last_timestamp == pytest.approx(NOW - 1800 + 540, abs=1)  # unchanged
@@ -304,7 +304,7 @@ def test_replay_of_a_failed_batch_rescores_it(aws, ddb) -> None:
         {"hostname": "f-01", "timestamp": NOW - 3000 + 60 * i, "cpuUsage": 99.0 if i == 7 else 20.0} for i in range(10)
     ]
     assert call("POST", "/metrics", body=spike)[0] == 200
-    items = replay.stored_items(ddb, Settings.from_env().metrics_table, int((NOW - 4000) * 1000), int(NOW * 1000), None)
+    items = replay.stored_items(ddb, IngestSettings.from_env().metrics_table, int((NOW - 4000) * 1000), int(NOW * 1000), None)
     proc = processor(ddb, {"a": Spike("a"), "stat": StatisticalDetector()})
     for event in replay.replay_events(items):
         assert not process_batch(proc, event["Records"], time.monotonic() + 30, replay=True).failed

@@ -15,8 +15,8 @@ from datetime import datetime
 
 from detectors.contract import Point, SeriesKey, State
 from handlers import insights as insight_store
-from handlers.settings import Settings
 from handlers.stream import Processor, process_batch
+from iops.settings import AiSettings
 from tests.local.iops_process import ROOT, IopsLocal, http
 from tests.local.test_stream_processing import record
 
@@ -53,7 +53,7 @@ def processor(ddb, events: Events | None = None) -> Processor:
     return Processor(
         ddb=ddb,
         events=events,
-        settings=dataclasses.replace(Settings.from_env(), event_bus="bus" if events else "", anomaly_threshold=0.7),
+        settings=dataclasses.replace(AiSettings.from_env(), event_bus="bus" if events else "", anomaly_threshold=0.7),
         detectors={"above90": Above90()},
         enrichers={},
     )
@@ -66,7 +66,7 @@ def run(proc: Processor, records: list[dict], batch: int = 100) -> None:
 
 
 def of_type(ddb, kind: str) -> list[dict]:
-    return insight_store.query_insights(ddb, Settings.from_env().insights_table, insight_type=kind, limit=200)[
+    return insight_store.query_insights(ddb, AiSettings.from_env().insights_table, insight_type=kind, limit=200)[
         "insights"
     ]
 

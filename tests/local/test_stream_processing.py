@@ -10,8 +10,8 @@ from detectors.statistical import StatisticalDetector
 from handlers import insights as insight_store
 from handlers import metrics
 from handlers.definitions import METRICS
-from handlers.settings import Settings
 from handlers.stream import Processor, process_batch
+from iops.settings import AiSettings
 
 START = time.time() - 4 * 3600
 
@@ -39,14 +39,14 @@ def processor(ddb, detectors=None) -> Processor:
     return Processor(
         ddb=ddb,
         events=None,
-        settings=Settings.from_env(),
+        settings=AiSettings.from_env(),
         detectors=detectors or {"statistical": StatisticalDetector()},
         enrichers={},
     )
 
 
 def all_insights(ddb) -> list[dict]:
-    return insight_store.query_insights(ddb, Settings.from_env().insights_table, limit=100)["insights"]
+    return insight_store.query_insights(ddb, AiSettings.from_env().insights_table, limit=100)["insights"]
 
 
 def test_spike_becomes_one_insight_with_explanation(ddb) -> None:
@@ -62,7 +62,7 @@ def test_spike_becomes_one_insight_with_explanation(ddb) -> None:
     assert ins["severity"] in ("MEDIUM", "HIGH", "CRITICAL") and ins["risk_score"] >= 70
     assert "web-01" in ins["explanation"] and "95" in ins["explanation"] and ins["recommendations"]
     assert (
-        insight_store.get_insight(ddb, Settings.from_env().insights_table, ins["alert_id"])["alert_id"]
+        insight_store.get_insight(ddb, AiSettings.from_env().insights_table, ins["alert_id"])["alert_id"]
         == ins["alert_id"]
     )
 
@@ -147,7 +147,7 @@ def test_state_is_stored_compressed_and_old_json_state_still_reads(ddb) -> None:
     proc = processor(ddb)
     for batch in spiky_batches():
         process_batch(proc, batch, time.monotonic() + 60)
-    item = ddb.get_item(TableName=Settings.from_env().state_table, Key={"seriesKey": {"S": "web-01#cpuUsage"}})["Item"]
+    item = ddb.get_item(TableName=AiSettings.from_env().state_table, Key={"seriesKey": {"S": "web-01#cpuUsage"}})["Item"]
     stored = item["state"]["B"]
     state = decode_state(item["state"])
     plain = state.to_json()

@@ -12,7 +12,7 @@ from cli import cost
 from handlers import insights as insight_store
 from handlers import metrics, telemetry
 from handlers.definitions import match_route
-from handlers.settings import Settings
+from iops.settings import AiSettings
 from local.lambda_runtime import LocalContext
 from local.server import proxy_event
 
@@ -39,7 +39,7 @@ def spiky_batches(n: int = 300, spike_at: int = 250, batch: int = 100) -> list[l
 
 
 def all_insights(ddb) -> list[dict]:
-    return insight_store.query_insights(ddb, Settings.from_env().insights_table, limit=100)["insights"]
+    return insight_store.query_insights(ddb, AiSettings.from_env().insights_table, limit=100)["insights"]
 
 
 @pytest.fixture(autouse=True)

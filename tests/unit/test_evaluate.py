@@ -221,7 +221,7 @@ def test_fitted_weights_are_reported_and_cross_validated(tmp_path: Path) -> None
 def test_code_defaults_are_what_pulumi_yaml_deploys() -> None:
     """`iops local` and a Lambda without the variables run exactly the stack's default detectors and threshold."""
     from detectors import plugins
-    from handlers.settings import DEFAULT_ANOMALY_THRESHOLD
+    from iops.settings import DEFAULT_ANOMALY_THRESHOLD
 
     deployed = evaluate.stack_config()
     assert deployed.detectors == list(plugins.DEFAULT_DETECTORS)

@@ -18,28 +18,29 @@ from handlers.events import (
     resolve,
 )
 from handlers.stream import event_entry
+from iops.models.insight import Insight
 
 BUS = "iops-test-alerts"
 
 
-def insight(risk: int, severity: str, alert_id: str) -> dict:
-    return {
-        "alert_id": alert_id,
-        "timestamp_ms": 1_767_225_600_000,
-        "entity_id": "web-03",
-        "type": "anomaly",
-        "prediction_type": "performance_degradation",
-        "severity": severity,
-        "risk_score": risk,
-        "confidence": 0.9,
-        "explanation": "cpuUsage on web-03 was 97 against a recent median of 31.",
-        "recommendations": ["Find the processes using the CPU on web-03", "Check the last deploy"],
-        "model_used": "statistical",
-        "affected_hosts": ["web-03"],
-        "metric": "cpuUsage",
-        "observed": 97.0,
-        "expected": 31.5,
-    }
+def insight(risk: int, severity: str, alert_id: str) -> Insight:
+    return Insight(
+        alert_id=alert_id,
+        timestamp_ms=1_767_225_600_000,
+        entity_id="web-03",
+        type="anomaly",
+        prediction_type="performance_degradation",
+        severity=severity,
+        risk_score=risk,
+        confidence=0.9,
+        explanation="cpuUsage on web-03 was 97 against a recent median of 31.",
+        recommendations=["Find the processes using the CPU on web-03", "Check the last deploy"],
+        model_used="statistical",
+        affected_hosts=["web-03"],
+        metric="cpuUsage",
+        observed=97.0,
+        expected=31.5,
+    )
 
 
 @pytest.fixture

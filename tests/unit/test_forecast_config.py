@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 from components.config import declared
-from handlers.patterns import PatternSettings
-from handlers.predictions import PredictionSettings
+from iops.settings import PatternSettings, PredictionSettings
 
 
 def test_handler_defaults_match_pulumi_yaml(monkeypatch) -> None:

@@ -78,12 +78,12 @@ def test_pattern_names_hosts_cause_and_members() -> None:
     start = int(T * 1000)
     pid = pattern_id("same-metric", "cpuUsage", start)
     p = build_pattern(SameMetric(), "cpuUsage", members, start, pid)
-    assert p["type"] == "pattern" and p["alert_id"] == pid and p["timestamp_ms"] == start
-    assert p["entity_id"] == "3 hosts: db-03, web-01, web-02" and p["observed"] == 95.0 and p["expected"] == 50.0
-    assert p["affected_hosts"] == ["db-03", "web-01", "web-02"]
-    assert p["related"] == sorted(x.alert_id for x in members)
-    assert p["severity"] == "CRITICAL" and p["risk_score"] == 93
-    assert p["explanation"].startswith("3 hosts show cpuUsage anomalies within 1 min (+90 % against")
+    assert p.type == "pattern" and p.alert_id == pid and p.timestamp_ms == start
+    assert p.entity_id == "3 hosts: db-03, web-01, web-02" and p.observed == 95.0 and p.expected == 50.0
+    assert p.affected_hosts == ["db-03", "web-01", "web-02"]
+    assert p.related == sorted(x.alert_id for x in members)
+    assert p.severity == "CRITICAL" and p.risk_score == 93
+    assert p.explanation.startswith("3 hosts show cpuUsage anomalies within 1 min (+90 % against")
     assert relative_change(members) == pytest.approx(90.0)
     assert pid == pattern_id("same-metric", "cpuUsage", start) != pattern_id("same-metric", "cpuUsage", start + 1)
 

@@ -1,0 +1,52 @@
+"""IAM documents every tier writes: a service's assume-role policy, an Allow statement, a table grant."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+import pulumi
+
+from handlers.definitions import table_access
+
+VERSION = "2012-10-17"
+
+
+def assume_role_policy(service: str) -> str:
+    """The trust policy of a role that ``service`` (e.g. ``lambda.amazonaws.com``) assumes."""
+    return json.dumps(
+        {
+            "Version": VERSION,
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+def allow(actions: Sequence[str], resource: pulumi.Input[str] | pulumi.Input[list[str]]) -> pulumi.Output[dict]:
+    """``{"Effect": "Allow", "Action": actions, "Resource": resource}`` once the resource is known."""
+    return pulumi.Output.from_input(resource).apply(
+        lambda r: {"Effect": "Allow", "Action": list(actions), "Resource": r}
+    )
+
+
+def table_statements(
+    function: str,
+    tables: Mapping[str, pulumi.Input[str]],
+    streams: Mapping[str, pulumi.Input[str]] | None = None,
+) -> list[pulumi.Output[dict]]:
+    """One statement per `handlers.definitions.TABLE_ACCESS` entry of ``function``, in that order.
+
+    ``tables`` maps each table's logical name to its ARN, ``streams`` to its stream's ARN; an entry
+    naming a table (or stream) not given is a KeyError, so a tier cannot silently grant less.
+    """
+    statements = []
+    for access in table_access(function):
+        actions = [f"dynamodb:{op}" for op in access.operations]
+        if access.stream:
+            statements.append(allow(actions, (streams or {})[access.table.logical]))
+        elif access.indexes:
+            arn = pulumi.Output.from_input(tables[access.table.logical])
+            statements.append(allow(actions, arn.apply(lambda a: [a, f"{a}/index/*"])))
+        else:
+            statements.append(allow(actions, tables[access.table.logical]))
+    return statements

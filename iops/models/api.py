@@ -1,0 +1,121 @@
+"""The HTTP API's bodies and parameters, beside the metric and the insight themselves.
+
+The handlers build these bodies as plain dicts (the hot paths stay cheap); these models are what
+the OpenAPI document (`handlers.openapi`) is generated from, and tests check the bodies against
+them. Query parameters: an empty value means "not given" (``?limit=`` is the default limit),
+except where a field says ``allowEmptyValue: false``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from detectors.severity import Severity
+from iops.models.common import ENTITY_RE, MAX_LISTED_ITEMS, InsightType, anchored
+from iops.models.insight import Insight
+from iops.models.metric import MetricIn
+
+METRICS_MAX_LIMIT = 1000
+"""``GET /metrics?limit=``: at most this many points per page (the default too)."""
+INSIGHTS_MAX_LIMIT = 100
+"""``GET /insights?limit=`` and ``GET /insights/recent?limit=``: at most this many insights."""
+
+Entity = Annotated[str, Field(pattern=anchored(ENTITY_RE))]
+
+
+class Error(BaseModel):
+    """Every 4xx and 5xx the API itself answers: what is wrong, and sometimes more."""
+
+    message: str
+    details: Any = None
+
+
+class ItemErrors(BaseModel):
+    index: int
+    errors: list[str]
+
+
+class IngestResult(BaseModel):
+    """What ``POST /metrics`` did with each metric of the request."""
+
+    accepted: int
+    rejected: int
+    errors: list[ItemErrors]
+    errorsNotListed: int = Field(description=f"rejected items beyond the first {MAX_LISTED_ITEMS}, counted only")
+    message: str | None = None
+
+
+class MetricsBatch(BaseModel):
+    metrics: list[MetricIn] = Field(min_length=1)
+
+
+IngestRequest = MetricIn | Annotated[list[MetricIn], Field(min_length=1)] | MetricsBatch
+"""One metric, a list of them, or ``{"metrics": [...]}``."""
+
+
+class MetricPoint(BaseModel):
+    """One stored point: every metric of one host at one time."""
+
+    model_config = ConfigDict(extra="allow")
+
+    hostname: str
+    timestamp: Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+    __pydantic_extra__: dict[str, float] = Field(init=False)  # type: ignore[assignment]
+
+
+class MetricsPage(BaseModel):
+    hostname: str | None
+    metrics: list[MetricPoint]
+    nextToken: str | None
+
+
+class InsightsPage(BaseModel):
+    insights: list[Insight]
+    nextToken: str | None
+
+
+def _page_size(maximum: int) -> Any:
+    return Field(None, ge=1, le=maximum, description="Page size")
+
+
+def _next_token() -> Any:
+    return Field(None, description="From the previous page")
+
+
+class MetricsQuery(BaseModel):
+    """``GET /metrics``."""
+
+    hostname: Entity | None = Field(
+        None,
+        description="Host or stream; without it all hosts are scanned (small fleets)",
+        json_schema_extra={"allowEmptyValue": False},  # ?hostname= is a 400, not "every host"
+    )
+    from_: str | None = Field(None, alias="from", description="Start, ISO 8601 or epoch seconds")
+    to: str | None = Field(None, description="End, ISO 8601 or epoch seconds")
+    limit: int | None = _page_size(METRICS_MAX_LIMIT)
+    nextToken: str | None = _next_token()
+
+
+class InsightsQuery(BaseModel):
+    """``GET /insights``."""
+
+    severity: Severity | None = Field(None, description="Only this severity")
+    host: Entity | None = Field(None, description="Only insights about this host or stream")
+    type: InsightType | None = Field(None, description="Only this insight type")
+    since: str | None = Field(None, description="Only insights at or after this time")
+    limit: int | None = _page_size(INSIGHTS_MAX_LIMIT)
+    nextToken: str | None = _next_token()
+
+
+class RecentInsightsQuery(BaseModel):
+    """``GET /insights/recent``."""
+
+    limit: int | None = _page_size(INSIGHTS_MAX_LIMIT)
+
+
+class InsightPath(BaseModel):
+    """``GET /insights/{id}``."""
+
+    id: str
