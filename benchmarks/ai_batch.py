@@ -44,8 +44,9 @@ def cold_start(runs: int) -> list[float]:
 def batch_times(runs: int) -> list[float]:
     from moto import mock_aws
 
-    from handlers import aws, metrics
     from handlers.definitions import TABLES
+    from iops.dal import aws, metrics
+    from iops.models.common import Metric
     from iops.settings import AiSettings, IngestSettings
     from local.lambda_runtime import LocalContext
 
@@ -64,7 +65,7 @@ def batch_times(runs: int) -> list[float]:
             records = []
             for i in range(100):
                 host, step = f"host-{i % 10}", run * 10 + i // 10
-                item = metrics.to_item(metrics.Metric(host, int((start + 60 * step) * 1000), {"cpuUsage": 30.0 + (i % 7)}), time.time(), 90)
+                item = metrics.to_item(Metric(host, int((start + 60 * step) * 1000), {"cpuUsage": 30.0 + (i % 7)}), time.time(), 90)
                 records.append(
                     {
                         "eventName": "INSERT",

@@ -60,11 +60,12 @@ def main() -> None:
 
     from moto import mock_aws
 
-    from handlers import aws, ib_process
+    from handlers import ib_process
     from handlers.definitions import IB_WINDOWS, METRICS
-    from handlers.ib_batch import decode
-    from handlers.ib_events import StreamState, fold
-    from handlers.ib_simulator import IbGenerator
+    from iops.dal import aws
+    from iops.logic.ib_events import StreamState, fold
+    from iops.logic.ib_process import decode
+    from iops.logic.ib_simulator import IbGenerator
     from local.lambda_runtime import LocalContext
 
     gen = IbGenerator(streams=args.streams, events_per_minute=args.events_per_minute, seed=1)

@@ -45,9 +45,9 @@ from handlers.definitions import (
     Table,
     simulator_interval_s,
 )
-from handlers.ib_events import IbEvent, Window
-from handlers.telemetry import METRICS as EMF_METRICS
-from handlers.telemetry import SEVERITIES
+from iops.logic.ib_events import IbEvent, Window
+from iops.telemetry import METRICS as EMF_METRICS
+from iops.telemetry import SEVERITIES
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +66,7 @@ ON_DEMAND_SHARDS = 4
 
 
 def _ib_metrics_per_minute() -> int:
-    """Metrics in one aggregated InfiniBand minute item (handlers.ib_events.Window.values)."""
+    """Metrics in one aggregated InfiniBand minute item (iops.logic.ib_events.Window.values)."""
     window = Window()
     window.add(IbEvent("ib", 0, 1.0, 1.0))
     return len(window.values())
@@ -150,7 +150,7 @@ class Assumptions:
     """One simulator event as JSON (median, measured); Kinesis on-demand bills each record as 1 KB."""
     ib_state_bytes: int = 600
     """A stream's window-state item: at most 458 bytes of state JSON seen over 10 minutes at 60
-    events/min (handlers.ib_events.StreamState), plus key, version and ttl."""
+    events/min (iops.logic.ib_events.StreamState), plus key, version and ttl."""
     process_ms: float = 40.0
     """One process Lambda batch (benchmarks/ib_aggregation.py: 40.5 ms per 100 events on moto)."""
     simulator_ms: float = 300.0
@@ -332,7 +332,7 @@ def measure_state_bytes(detectors: tuple[str, ...], interval_s: float) -> int:
     from detectors import plugins
     from detectors.contract import Point, SeriesKey
     from detectors.runtime import SeriesState, score_series
-    from handlers.stream import encode_state
+    from iops.dal.detector_state import encode_state
 
     available = {name: plugins.get_detector(name) for name in detectors}
     rng = random.Random(7)

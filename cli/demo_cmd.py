@@ -80,7 +80,7 @@ def live(api: str, api_key: str | None, fleet: Fleet, every: float, stop: thread
 
 def run_kinesis(args: argparse.Namespace) -> int:
     """InfiniBand events onto the Kinesis stream, from the generator the simulator Lambda uses."""
-    from handlers.ib_simulator import IbGenerator, put_events
+    from iops.logic.ib_simulator import IbGenerator, put_events
     from local import kinesis
 
     gen = IbGenerator(streams=args.streams, events_per_minute=args.events_per_minute, seed=args.seed)

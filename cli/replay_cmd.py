@@ -15,8 +15,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from handlers import replay
-from handlers.metrics import parse_timestamp
+from iops.logic import replay
+from iops.models.common import parse_timestamp
 from local import runfile
 
 
@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"iops replay: no iops local running on port {port} (start it, or use --function)", file=sys.stderr)
             return 2
         os.environ.update(env)
-        from handlers import aws
         from handlers.definitions import METRICS
+        from iops.dal import aws
 
         ddb, table, send = aws.client("dynamodb"), env[METRICS.env_var], _local_sender()
     try:

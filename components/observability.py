@@ -22,7 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from handlers.definitions import STREAMING_TABLES, TABLES, Table, table_operations
-from handlers.telemetry import METRICS, NAMESPACE, SEVERITIES
+from iops.telemetry import METRICS, NAMESPACE, SEVERITIES
 
 TABLE_OPERATIONS: dict[str, tuple[str, ...]] = {t.logical: table_operations(t) for t in TABLES + STREAMING_TABLES}
 """DynamoDB operations the stack's code performs per table (`handlers.definitions.TABLE_ACCESS`, which
@@ -432,7 +432,7 @@ def _system_body(
     """Ingest rate, latency, errors, insights by severity, detectors, stream lag, DynamoDB capacity.
 
     A custom metric's ``service`` dimension is the name of the function that emits it
-    (`handlers.telemetry.MetricSpec.emitter` is a function key); one whose function is not in the
+    (`iops.telemetry.MetricSpec.emitter` is a function key); one whose function is not in the
     stack is left out.
     """
     lam, apigw, ddb = "AWS/Lambda", "AWS/ApiGateway", "AWS/DynamoDB"

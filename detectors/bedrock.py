@@ -16,7 +16,7 @@ Failure policy, so an alert is never late or lost because of the model:
 * the botocore read timeout is bounded by the deadline the runtime passes, and no call starts
   with less than ``MIN_CALL_S`` left.
 
-None makes the runtime use the deterministic template (`handlers.explain`). The model may move
+None makes the runtime use the deterministic template (`iops.logic.explain`). The model may move
 the detectors' risk score by at most ``MAX_RISK_REVISION`` points: the detectors' measurement
 decides roughly how urgent a finding is, the model refines it.
 

@@ -10,8 +10,9 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from detectors import plugins
-from handlers import aws, telemetry
-from handlers.stream import BatchOutcome, Processor, process_batch
+from iops import telemetry
+from iops.dal import aws
+from iops.logic.ai import BatchOutcome, Processor, process_batch
 from iops.logs import structured
 from iops.settings import AiSettings
 from iops.tracing import tracer

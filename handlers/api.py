@@ -9,8 +9,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from handlers.definitions import routes_for
-from handlers.dynamo import is_retryable
-from handlers.metrics import BadRequest
+from iops.dal.dynamo import is_retryable
+from iops.errors import BadRequest
 from iops.settings import ApiSettings
 
 logger = Logger(service="iops-api")

@@ -112,20 +112,25 @@ CORRELATION = Table(
     env_var="CORRELATION_TABLE",
 )
 """Recent anomalies per pattern group (rule|group, then epoch ms), kept a short while (TTL), so
-patterns form across stream batches (`handlers.patterns`)."""
+patterns form across stream batches (`iops.logic.patterns`)."""
 
 TABLES = (METRICS, INSIGHTS, DETECTOR_STATE, CORRELATION)
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One API route: which Lambda serves it and whether API Gateway demands an API key."""
+    """One API route: which Lambda serves it and what API Gateway demands before calling it.
+
+    ``signed_in``: a valid user-pool ID token in ``Authorization`` (the COGNITO_USER_POOLS authorizer,
+    and the local API's check against the pool's JWKS). ``api_key``: a writer's key in ``x-api-key``.
+    """
 
     method: str
     path: str
     function: str
     summary: str
     api_key: bool = False
+    signed_in: bool = True
     query: tuple[str, ...] = ()
     required_query: tuple[str, ...] = field(default=())
 
@@ -135,7 +140,7 @@ QUERY_FN = "query"
 INSIGHTS_FN = "insights"
 
 ROUTES = (
-    Route("POST", "/metrics", INGEST_FN, 'Ingest one metric or {"metrics": [...]}', api_key=True),
+    Route("POST", "/metrics", INGEST_FN, 'Ingest one metric or {"metrics": [...]}', api_key=True, signed_in=False),
     Route(
         "GET",
         "/metrics",
@@ -143,7 +148,7 @@ ROUTES = (
         "Metrics of a host, newest first",
         query=("hostname", "from", "to", "limit", "nextToken"),
     ),
-    Route("GET", "/openapi.json", QUERY_FN, "This API's OpenAPI document"),
+    Route("GET", "/openapi.json", QUERY_FN, "This API's OpenAPI document", signed_in=False),
     Route(
         "GET",
         "/insights",

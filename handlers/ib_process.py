@@ -9,8 +9,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers import aws
-from handlers.ib_batch import Aggregator, BatchOutcome, process_records
+from iops.dal import aws
+from iops.logic.ib_process import Aggregator, BatchOutcome, process_records
 from iops.logs import structured
 from iops.settings import IbProcessSettings
 from iops.tracing import tracer

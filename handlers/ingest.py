@@ -7,9 +7,11 @@ import time
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers import aws, metrics, telemetry
 from handlers.api import bind, build_resolver, logger
 from handlers.definitions import INGEST_FN
+from iops import telemetry
+from iops.dal import aws
+from iops.logic import ingest as ingest_logic
 from iops.logs import structured
 from iops.settings import IngestSettings
 from iops.tracing import tracer
@@ -25,7 +27,7 @@ def post_metrics() -> Response:
     context = app.lambda_context
     remaining = context.get_remaining_time_in_millis() / 1000 if context else MAX_WRITE_S + WRITE_MARGIN_S
     deadline = time.monotonic() + max(0.5, min(MAX_WRITE_S, remaining - WRITE_MARGIN_S))
-    result = metrics.ingest(
+    result = ingest_logic.ingest(
         aws.client("dynamodb"),
         settings.metrics_table,
         app.current_event.body,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers import aws, insights, metrics
 from handlers.api import NotFound, bind, build_resolver, logger
 from handlers.definitions import INSIGHTS_FN
+from iops.dal import aws, insights, pagination
+from iops.logic import params
 from iops.logs import structured
 from iops.settings import InsightsApiSettings
 from iops.tracing import tracer
@@ -25,16 +26,16 @@ def list_insights() -> dict:
         severity=q.get("severity"),
         host=q.get("host"),
         insight_type=q.get("type"),
-        since_ms=metrics.parse_time_param("since", q.get("since")),
-        limit=metrics.parse_limit(q.get("limit"), default=50, maximum=MAX_LIMIT),
-        token=metrics.decode_token(q.get("nextToken")),
+        since_ms=params.parse_time_param("since", q.get("since")),
+        limit=params.parse_limit(q.get("limit"), default=50, maximum=MAX_LIMIT),
+        token=pagination.decode_token(q.get("nextToken")),
     )
-    return {"insights": page["insights"], "nextToken": metrics.encode_token(page["nextToken"])}
+    return {"insights": page["insights"], "nextToken": pagination.encode_token(page["nextToken"])}
 
 
 def recent_insights() -> list[dict]:
     q = app.current_event.query_string_parameters or {}
-    limit = metrics.parse_limit(q.get("limit"), default=10, maximum=MAX_LIMIT)
+    limit = params.parse_limit(q.get("limit"), default=10, maximum=MAX_LIMIT)
     return insights.query_insights(aws.client("dynamodb"), settings.insights_table, limit=limit)["insights"]
 
 

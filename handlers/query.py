@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers import aws, metrics
 from handlers.api import bind, build_resolver, logger
 from handlers.definitions import QUERY_FN
-from handlers.openapi import openapi_document
+from iops.dal import aws, metrics, pagination
+from iops.logic import params
 from iops.logs import structured
+from iops.models.openapi import openapi_document
 from iops.settings import QuerySettings
 from iops.tracing import tracer
 
@@ -24,10 +25,10 @@ def get_metrics() -> dict:
         aws.client("dynamodb"),
         settings.metrics_table,
         q.get("hostname"),
-        metrics.parse_time_param("from", q.get("from")),
-        metrics.parse_time_param("to", q.get("to")),
-        metrics.parse_limit(q.get("limit"), default=MAX_LIMIT, maximum=MAX_LIMIT),
-        metrics.decode_token(q.get("nextToken")),
+        params.parse_time_param("from", q.get("from")),
+        params.parse_time_param("to", q.get("to")),
+        params.parse_limit(q.get("limit"), default=MAX_LIMIT, maximum=MAX_LIMIT),
+        pagination.decode_token(q.get("nextToken")),
     )
 
 

@@ -295,7 +295,7 @@ class PluginSettings(Settings):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PredictionSettings(Settings):
-    """Capacity predictions (`handlers.predictions`)."""
+    """Capacity predictions (`iops.logic.predictions`)."""
 
     limits: dict[str, float] = var(
         "PREDICTION_LIMITS",
@@ -313,7 +313,7 @@ class PredictionSettings(Settings):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PatternSettings(Settings):
-    """Pattern insights across series (`handlers.patterns`)."""
+    """Pattern insights across series (`iops.logic.patterns`)."""
 
     table: str = var(CORRELATION.env_var, doc="the correlation table")
     window_s: float = var("PATTERN_WINDOW_SECONDS", 120.0, config="patternWindowSeconds")
@@ -327,7 +327,7 @@ class PatternSettings(Settings):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PaginationSettings(Settings):
-    """The secret that signs the read APIs' ``nextToken``s (`handlers.metrics`)."""
+    """The secret that signs the read APIs' ``nextToken``s (`iops.dal.pagination`)."""
 
     token_secret: str | None = var(
         "PAGINATION_TOKEN_SECRET", None, doc="unset: a random key per process (tokens valid in that process only)"

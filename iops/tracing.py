@@ -1,7 +1,7 @@
 """X-Ray tracing for every Lambda function: one Powertools Tracer, and subsegments for the slow parts.
 
 Every entry point in ``handlers/`` is wrapped in ``tracer.capture_lambda_handler``; `subsegment` marks
-the DynamoDB batch calls (`handlers.dynamo`), each detector's run over a batch (`detectors.runtime`)
+the DynamoDB batch calls (`iops.dal.dynamo`), each detector's run over a batch (`detectors.runtime`)
 and the enrichers' model calls (`detectors.bedrock`, `detectors.sagemaker`). The Tracer patches
 botocore only (not every library X-Ray knows), so each AWS call inside those is a subsegment too.
 

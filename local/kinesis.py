@@ -123,7 +123,7 @@ def client(endpoint: str | None) -> Any:
 
 def live(kinesis: Any, stream: str, generator: Any, every: float, stop: threading.Event) -> None:
     """Put the events of each elapsed ``every`` seconds until ``stop`` (scheduled degradations included)."""
-    from handlers.ib_simulator import put_events
+    from iops.logic.ib_simulator import put_events
 
     last = time.time()
     while not stop.wait(every):

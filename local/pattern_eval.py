@@ -3,7 +3,7 @@
 A fleet of hosts sends cpuUsage once a minute (each host its own daily phase and noise). At
 random times an *incident* makes 3 to 6 hosts spike together (starts spread over up to a
 minute); at other times a single host spikes alone. The records go, in time order and in
-stream batches of 100, through the AI tier's real batch processing (`handlers.stream`, the
+stream batches of 100, through the AI tier's real batch processing (`iops.logic.ai`, the
 production detector, the correlation store) on in-process moto, with EventBridge replaced by a
 counter. Then:
 
@@ -95,11 +95,12 @@ def generate(
 
 def stream_record(seq: int, metric: dict) -> dict:
     """The DynamoDB stream record the ingest path's item would produce."""
-    from handlers import metrics as metric_items
+    from iops.dal import metrics as metric_items
+    from iops.models.common import Metric
 
     values = {k: v for k, v in metric.items() if k not in ("hostname", "timestamp")}
     item = metric_items.to_item(
-        metric_items.Metric(metric["hostname"], int(metric["timestamp"] * 1000), values), time.time(), 90
+        Metric(metric["hostname"], int(metric["timestamp"] * 1000), values), time.time(), 90
     )
     return {
         "eventID": str(seq),
@@ -135,9 +136,9 @@ def evaluate(
 
     metrics, truth, lone = generate(hosts, minutes, incidents, singles, seed)
     with mock_aws():
-        from handlers import aws
         from handlers.definitions import AI_FN, TABLES
-        from handlers.stream import Processor, process_batch
+        from iops.dal import aws
+        from iops.logic.ai import Processor, process_batch
         from local.emulator import function_settings
 
         aws.reset()

@@ -41,8 +41,8 @@ def aws() -> Iterator[None]:
     """In-process moto with every table from `handlers.definitions` created."""
     from moto import mock_aws
 
-    from handlers import aws as aws_clients
     from handlers.definitions import TABLES
+    from iops.dal import aws as aws_clients
     from iops.settings import AiSettings, IngestSettings
 
     with mock_aws():
@@ -63,6 +63,6 @@ def aws() -> Iterator[None]:
 
 @pytest.fixture
 def ddb(aws):
-    from handlers import aws as aws_clients
+    from iops.dal import aws as aws_clients
 
     return aws_clients.client("dynamodb")

@@ -1,6 +1,6 @@
 """Models (pydantic v2): the metric (`metric.MetricIn`), the insight (`insight.Insight`), the HTTP
 API's bodies and parameters (`api`); `schema` turns them into OpenAPI schema objects, from which
-`handlers.openapi` generates the document. `common` holds what they share without pydantic (names,
+`iops.models.openapi` generates the document. `common` holds what they share without pydantic (names,
 patterns, bounds, times, ids).
 
 The pydantic modules load on first use: ``from iops import models`` then ``models.Insight`` (or

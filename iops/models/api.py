@@ -1,7 +1,7 @@
 """The HTTP API's bodies and parameters, beside the metric and the insight themselves.
 
 The handlers build these bodies as plain dicts (the hot paths stay cheap); these models are what
-the OpenAPI document (`handlers.openapi`) is generated from, and tests check the bodies against
+the OpenAPI document (`iops.models.openapi`) is generated from, and tests check the bodies against
 them. Query parameters: an empty value means "not given" (``?limit=`` is the default limit),
 except where a field says ``allowEmptyValue: false``.
 """

@@ -2,8 +2,8 @@
 
 Three forms of one `Insight`:
 
-- in memory (the model itself): what the builders (`handlers.stream.build_insight`,
-  `handlers.predictions.build_prediction`, `handlers.patterns.build_pattern`) make and the AI tier
+- in memory (the model itself): what the builders (`iops.logic.ai.build_insight`,
+  `iops.logic.predictions.build_prediction`, `iops.logic.patterns.build_pattern`) make and the AI tier
   stores, correlates and publishes; ``timestamp_ms`` is the storage key, ``timestamp`` its ISO form;
 - storage (`Insight.to_item` / `Insight.from_item`): the DynamoDB item of the insights table, with
   its keys (``insightId``, ``timestamp`` in epoch ms), the recent-index attribute ``entity_type``,

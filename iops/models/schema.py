@@ -1,4 +1,4 @@
-"""pydantic's JSON Schema of the models as OpenAPI 3.0 schema objects (`handlers.openapi` uses this)."""
+"""pydantic's JSON Schema of the models as OpenAPI 3.0 schema objects (`iops.models.openapi` uses this)."""
 
 from __future__ import annotations
 

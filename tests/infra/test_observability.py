@@ -12,7 +12,7 @@ import pytest
 from cli import cost
 from components.ml import MlTrainingArgs, MlTrainingTier
 from components.observability import TABLE_OPERATIONS, ObservabilityArgs, ObservabilityTier
-from handlers import telemetry
+from iops import telemetry
 from tests.infra.harness import REGION, Graph, run, run_program
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"

@@ -8,7 +8,7 @@ import pytest
 
 from components.config import declared
 from handlers.definitions import ENTITY_INDEX, RECENT_INDEX, ROUTES, SEVERITY_INDEX
-from handlers.metrics import TOKEN_SECRET_ENV
+from iops.dal.pagination import TOKEN_SECRET_ENV
 from policy.rules import RESOURCE_WILDCARD_ACTIONS
 from tests.infra.harness import run_program
 

@@ -24,8 +24,9 @@ from botocore.stub import Stubber
 from detectors.bedrock import BedrockEnricher
 from detectors.sagemaker import ENDPOINT_ENV, SageMakerDetector
 from detectors.statistical import StatisticalDetector
-from handlers import metrics
-from handlers.stream import process_batch
+from iops.logic import ingest as ingest_logic
+from iops.logic.ai import process_batch
+from iops.models.common import iso
 from iops.settings import IngestSettings
 from local.pump import StreamPump
 from local.traffic import post
@@ -72,7 +73,7 @@ def metrics_body(host: str, n: int) -> str:
 def test_throttling_and_partial_writes_lose_nothing_accepted(ddb, seed: int) -> None:
     table = IngestSettings.from_env().metrics_table
     chaos = ChaosDynamo(ddb, seed)
-    result = metrics.ingest(chaos, table, metrics_body(f"chaos-{seed}", 500), 500, 90, time.monotonic() + 30)
+    result = ingest_logic.ingest(chaos, table, metrics_body(f"chaos-{seed}", 500), 500, 90, time.monotonic() + 30)
     assert chaos.faults > 0
     assert result.accepted == 500 and not result.unstored
     assert len(stored(ddb, table, f"chaos-{seed}")) == 500
@@ -83,13 +84,13 @@ def test_throttling_past_the_deadline_acknowledges_exactly_what_is_stored(ddb) -
     table = IngestSettings.from_env().metrics_table
     chaos = ChaosDynamo(ddb, seed=1, throttle=0.9)
     body = metrics_body("late", 300)
-    result = metrics.ingest(chaos, table, body, 500, 90, time.monotonic() + 0.3)
+    result = ingest_logic.ingest(chaos, table, body, 500, 90, time.monotonic() + 0.3)
     assert result.unstored, "the injected faults should outlast a 0.3 s deadline"
     points = stored(ddb, table, "late")
     assert len(points) == result.accepted == 300 - len(result.unstored)
     raw = json.loads(body)["metrics"]
     retry = json.dumps([raw[e.index] for e in result.unstored])
-    again = metrics.ingest(ddb, table, retry, 500, 90, time.monotonic() + 5)
+    again = ingest_logic.ingest(ddb, table, retry, 500, 90, time.monotonic() + 5)
     assert again.accepted == len(result.unstored)
     assert len(stored(ddb, table, "late")) == 300
 
@@ -258,7 +259,7 @@ def test_iops_local_restart_mid_demo_keeps_the_client_going() -> None:
         status, page = http("GET", f"{server.url}/metrics?hostname={host}&limit=1000")
         assert status == 200
         assert sorted(p["timestamp"] for p in page["metrics"]) == sorted(
-            metrics.iso(m["timestamp"] * 1000) for m in acknowledged
+            iso(m["timestamp"] * 1000) for m in acknowledged
         )
     finally:
         if server.proc and server.proc.poll() is None:

@@ -29,7 +29,8 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from handlers.metrics import DYNAMODB_MIN_MAGNITUDE, MAX_ABS_VALUE, MIN_EPOCH_S, RESERVED, iso
+from iops.dal.metrics import DYNAMODB_MIN_MAGNITUDE
+from iops.models.common import MAX_ABS_VALUE, MIN_EPOCH_S, RESERVED, iso
 from tests.local.iops_process import IopsLocal, http
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,8 @@ import json
 import threading
 import time
 
-from handlers import metrics
+from iops.dal import metrics
+from iops.logic import ingest as ingest_logic
 from iops.settings import IngestSettings
 
 NOW = time.time()
@@ -24,7 +25,7 @@ def stored(ddb, table: str, host: str) -> list[dict]:
 
 def test_hundred_metrics_round_trip_newest_first(ddb) -> None:
     table = IngestSettings.from_env().metrics_table
-    result = metrics.ingest(ddb, table, body(100), 500, 90, time.monotonic() + 5)
+    result = ingest_logic.ingest(ddb, table, body(100), 500, 90, time.monotonic() + 5)
     assert result.accepted == 100 and not result.rejected and not result.unstored
     points = stored(ddb, table, "web-01")
     assert len(points) == 100
@@ -39,7 +40,7 @@ def test_invalid_sibling_does_not_lose_valid_items(ddb) -> None:
         {"hostname": "a", "timestamp": NOW - 5, "cpuUsage": 500},
         {"hostname": "a", "timestamp": NOW, "cpuUsage": 6},
     ]
-    result = metrics.ingest(ddb, table, json.dumps(items), 500, 90, time.monotonic() + 5)
+    result = ingest_logic.ingest(ddb, table, json.dumps(items), 500, 90, time.monotonic() + 5)
     assert result.accepted == 2
     assert [e.index for e in result.rejected] == [1]
     assert len(stored(ddb, table, "a")) == 2
@@ -48,7 +49,7 @@ def test_invalid_sibling_does_not_lose_valid_items(ddb) -> None:
 def test_duplicate_keys_in_one_request_keep_the_last(ddb) -> None:
     table = IngestSettings.from_env().metrics_table
     items = [{"hostname": "d", "timestamp": NOW, "cpuUsage": v} for v in (1, 2, 3)]
-    result = metrics.ingest(ddb, table, json.dumps(items), 500, 90, time.monotonic() + 5)
+    result = ingest_logic.ingest(ddb, table, json.dumps(items), 500, 90, time.monotonic() + 5)
     assert result.accepted == 3
     assert [p["cpuUsage"] for p in stored(ddb, table, "d")] == [3]
 
@@ -78,7 +79,7 @@ class FlakyDynamo:
 def test_unprocessed_items_and_throttling_are_retried_until_stored(ddb) -> None:
     table = IngestSettings.from_env().metrics_table
     flaky = FlakyDynamo(ddb, throttle_rounds=40)
-    result = metrics.ingest(flaky, table, body(60, "t"), 500, 90, time.monotonic() + 10)
+    result = ingest_logic.ingest(flaky, table, body(60, "t"), 500, 90, time.monotonic() + 10)
     assert result.accepted == 60 and not result.unstored
     assert flaky.calls == 100  # 60 items, 40 of the calls throttled and retried
     assert len(stored(ddb, table, "t")) == 60
@@ -87,7 +88,7 @@ def test_unprocessed_items_and_throttling_are_retried_until_stored(ddb) -> None:
 def test_items_not_stored_by_the_deadline_are_reported_not_claimed(ddb) -> None:
     table = IngestSettings.from_env().metrics_table
     flaky = FlakyDynamo(ddb, throttle_rounds=10_000)
-    result = metrics.ingest(flaky, table, body(30, "late"), 500, 90, time.monotonic() + 0.3)
+    result = ingest_logic.ingest(flaky, table, body(30, "late"), 500, 90, time.monotonic() + 0.3)
     assert result.accepted == 0
     assert len(result.unstored) == 30
     assert stored(ddb, table, "late") == []
@@ -106,6 +107,6 @@ def test_one_update_per_host_and_timestamp(ddb) -> None:
 
     split = [{**m, "memoryUsage": 50} for m in json.loads(body(40, "c"))["metrics"]]
     split = [{k: v for k, v in m.items() if k != "cpuUsage"} for m in split] + json.loads(body(40, "c"))["metrics"]
-    result = metrics.ingest(Spy(), IngestSettings.from_env().metrics_table, json.dumps(split), 500, 90, time.monotonic() + 5)
+    result = ingest_logic.ingest(Spy(), IngestSettings.from_env().metrics_table, json.dumps(split), 500, 90, time.monotonic() + 5)
     assert result.accepted == 80 and len(keys) == len(set(keys)) == 40
     assert all({"cpuUsage", "memoryUsage"} <= set(p) for p in stored(ddb, IngestSettings.from_env().metrics_table, "c"))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.metrics import STREAM_PREFIX
+from detectors.contract import STREAM_PREFIX
 from local.emulator import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,7 +135,7 @@ def test_degraded_stream_gets_metrics_and_an_insight(local) -> None:
 
 def test_poller_retries_from_the_failed_record_then_dead_letters_the_range() -> None:
     """The local mapping: partial failures are retried, then the range goes to the failure queue."""
-    from handlers.ib_simulator import IbGenerator, put_events
+    from iops.logic.ib_simulator import IbGenerator, put_events
     from local import emulator
     from local import kinesis as local_kinesis
 

@@ -17,9 +17,12 @@ import pytest
 
 from detectors.contract import Point, SeriesKey, State
 from detectors.statistical import StatisticalDetector
-from handlers import metrics, replay
 from handlers.definitions import METRICS
-from handlers.stream import Processor, parse_record, process_batch
+from iops.dal import metrics
+from iops.logic import ingest as ingest_logic
+from iops.logic import replay
+from iops.logic.ai import Processor, parse_record, process_batch
+from iops.models import common
 from iops.settings import AiSettings, IngestSettings
 from tests.local.test_api_handlers import call
 from tests.local.test_stream_processing import all_insights, record
@@ -61,20 +64,20 @@ def test_metrics_of_one_sample_in_one_request_both_survive(aws, ddb) -> None:
 
 def test_a_merged_write_scores_only_the_metric_it_added() -> None:
     """The stream's MODIFY record carries the whole item; only what changed is a new point."""
-    old = metrics.to_item(metrics.Metric("h", 1_700_000_000_000, {"cpuUsage": 42.0}), NOW, 90)
-    new = metrics.to_item(metrics.Metric("h", 1_700_000_000_000, {"cpuUsage": 42.0, "memoryUsage": 61.0}), NOW, 90)
+    old = metrics.to_item(common.Metric("h", 1_700_000_000_000, {"cpuUsage": 42.0}), NOW, 90)
+    new = metrics.to_item(common.Metric("h", 1_700_000_000_000, {"cpuUsage": 42.0, "memoryUsage": 61.0}), NOW, 90)
     rec = {"eventName": "MODIFY", "dynamodb": {"OldImage": old, "NewImage": new, "SequenceNumber": "1"}}
     assert [(s.metric, p.value) for s, p in parse_record(rec)] == [("memoryUsage", 61.0)]
 
 
 def test_infiniband_minutes_have_a_key_space_no_host_can_take() -> None:
-    from handlers.ib_events import Window, to_metric
+    from iops.logic.ib_events import Window, to_metric
 
     window = Window(count=1, latency_sum=5.0, latency_min=5.0, latency_max=5.0, buckets={0: 1})
     metric = to_metric("web-01", 1_700_000_000_000, window)
     assert metric.hostname == "ib/web-01"
-    with pytest.raises(metrics.InvalidMetric):
-        metrics.validate_metric({"hostname": "ib/web-01", "timestamp": NOW, "cpuUsage": 1})
+    with pytest.raises(common.InvalidMetric):
+        ingest_logic.validate_metric({"hostname": "ib/web-01", "timestamp": NOW, "cpuUsage": 1})
 
 
 # 2. Pagination tokens are bounded and signed
@@ -105,12 +108,12 @@ def test_a_token_the_api_issued_still_pages(aws) -> None:
 def test_a_megabyte_of_bad_names_answers_with_a_small_body(aws) -> None:
     one = json.dumps({"hostname": "h", "timestamp": NOW, **{f"-{i}": 1 for i in range(80_000)}})
     many = json.dumps([{"hostname": "h", "timestamp": NOW, f"bad-{i}": 1} for i in range(500)])
-    assert len(one) < metrics.MAX_BODY_BYTES
+    assert len(one) < ingest_logic.MAX_BODY_BYTES
     for raw in (one, many):
         status, out = call("POST", "/metrics", raw=raw.encode())
         assert status == 400
         assert len(json.dumps(out)) < 64_000, len(json.dumps(out))
-    assert len(out["errors"]) == metrics.MAX_LISTED_ITEMS and out["errorsNotListed"] == 500 - metrics.MAX_LISTED_ITEMS
+    assert len(out["errors"]) == common.MAX_LISTED_ITEMS and out["errorsNotListed"] == 500 - common.MAX_LISTED_ITEMS
 
 
 # 4. Names are matched in full
@@ -213,7 +216,7 @@ def critical_batch() -> list[dict]:
 def test_a_retried_batch_publishes_nothing_twice(ddb, monkeypatch) -> None:
     events = Events()
     proc = processor(ddb, {"a": Spike("a")}, events)
-    monkeypatch.setattr("handlers.stream.save_states", lambda *a: {SeriesKey("db-01", "cpuUsage")})  # forces a retry
+    monkeypatch.setattr("iops.logic.ai.save_states", lambda *a: {SeriesKey("db-01", "cpuUsage")})  # forces a retry
     out = process_batch(proc, critical_batch(), time.monotonic() + 30)
     assert out.failed and len(events.sent) == 1
     out = process_batch(proc, critical_batch(), time.monotonic() + 30)  # Lambda's retry of the same records
@@ -255,7 +258,7 @@ class Throttled:
 
 
 def test_a_throttled_state_read_retries_and_fails_only_its_series(ddb, monkeypatch) -> None:
-    monkeypatch.setattr("handlers.stream.time.sleep", lambda s: None)
+    monkeypatch.setattr("iops.logic.ai.time.sleep", lambda s: None)
     recs = [record(i + 1, f"h{i % 2}", NOW - 3600 + 60 * (i // 2), cpuUsage=20.0) for i in range(20)]
     out = process_batch(processor(Throttled(ddb, 2), {"a": Spike("a")}), recs, time.monotonic() + 30)
     assert not out.failed and out.points == 20
@@ -293,7 +296,7 @@ def test_late_points_are_counted_and_a_replay_scores_them(aws, ddb) -> None:
     out = process_batch(proc, event["Records"], time.monotonic() + 30, replay=True)
     assert out.late == 1 and [i.observed for i in out.insights] == [99.0]
     state = ddb.get_item(TableName=AiSettings.from_env().state_table, Key={"seriesKey": {"S": "r-01#cpuUsage"}})
-    from handlers.stream import decode_state
+    from iops.dal.detector_state import decode_state
 
     assert decode_state(state["Item"]["state"]).last_timestamp == pytest.approx(NOW - 1800 + 540, abs=1)  # unchanged
 

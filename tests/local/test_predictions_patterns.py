@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from detectors.contract import Point, SeriesKey, State
-from handlers import insights as insight_store
-from handlers.stream import Processor, process_batch
+from iops.dal import insights as insight_store
+from iops.logic.ai import Processor, process_batch
+from iops.models.common import iso
 from iops.settings import AiSettings
 from tests.local.iops_process import ROOT, IopsLocal, http
 from tests.local.test_stream_processing import record
@@ -119,7 +120,7 @@ def fleet_records(minutes: int, spikes: dict[str, list[int]], seq0: int = 0) -> 
 
 
 def spike_ids(ddb, minute: int) -> dict[str, dict]:
-    ts = insight_store.iso(int((START + 60 * minute) * 1000))
+    ts = iso(int((START + 60 * minute) * 1000))
     return {i["entity_id"]: i for i in of_type(ddb, "anomaly") if i["timestamp"] == ts}
 
 

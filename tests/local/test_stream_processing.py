@@ -7,17 +7,18 @@ from collections.abc import Sequence
 
 from detectors.contract import Point, SeriesKey, State
 from detectors.statistical import StatisticalDetector
-from handlers import insights as insight_store
-from handlers import metrics
 from handlers.definitions import METRICS
-from handlers.stream import Processor, process_batch
+from iops.dal import insights as insight_store
+from iops.dal import metrics
+from iops.logic.ai import Processor, process_batch
+from iops.models.common import Metric
 from iops.settings import AiSettings
 
 START = time.time() - 4 * 3600
 
 
 def record(seq: int, host: str, ts: float, **values: float) -> dict:
-    item = metrics.to_item(metrics.Metric(host, int(ts * 1000), values), time.time(), 90)
+    item = metrics.to_item(Metric(host, int(ts * 1000), values), time.time(), 90)
     return {
         "eventID": str(seq),
         "eventName": "INSERT",
@@ -142,7 +143,7 @@ def test_one_state_read_and_write_per_series_per_batch(ddb) -> None:
 
 
 def test_state_is_stored_compressed_and_old_json_state_still_reads(ddb) -> None:
-    from handlers.stream import decode_state, encode_state
+    from iops.dal.detector_state import decode_state, encode_state
 
     proc = processor(ddb)
     for batch in spiky_batches():

@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 
 from detectors import bedrock
 from detectors.contract import Finding, Point, SeriesKey
-from handlers.stream import Processor, enrich
+from iops.logic.ai import Processor, enrich
 
 MODEL = bedrock.DEFAULT_MODEL_ID
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC

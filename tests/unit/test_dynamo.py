@@ -1,4 +1,4 @@
-"""handlers.dynamo: DynamoDB's limits enforced, throttles and unprocessed work retried, never past the policy."""
+"""iops.dal.dynamo: DynamoDB's limits enforced, throttles and unprocessed work retried, never past the policy."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import threading
 import pytest
 from botocore.exceptions import ClientError
 
-from handlers import dynamo
-from handlers.dynamo import RetryPolicy, backoff, batch_get, batch_write, is_retryable, transact_write, update_each
+from iops.dal import dynamo
+from iops.dal.dynamo import RetryPolicy, backoff, batch_get, batch_write, is_retryable, transact_write, update_each
 
 
 def error(code: str, op: str = "BatchWriteItem") -> ClientError:

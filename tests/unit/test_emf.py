@@ -9,9 +9,11 @@ from collections import Counter
 import pytest
 
 from cli import cost
-from handlers import insights as insight_store
-from handlers import metrics, telemetry
 from handlers.definitions import match_route
+from iops import telemetry
+from iops.dal import insights as insight_store
+from iops.dal import metrics
+from iops.models.common import Metric
 from iops.settings import AiSettings
 from local.lambda_runtime import LocalContext
 from local.server import proxy_event
@@ -26,7 +28,7 @@ def spiky_batches(n: int = 300, spike_at: int = 250, batch: int = 100) -> list[l
     for i in range(n):
         cpu = 95.0 if i == spike_at else 30 + (i % 7) * 0.5
         item = metrics.to_item(
-            metrics.Metric("web-01", int((START + 60 * i) * 1000), {"cpuUsage": cpu}), time.time(), 90
+            Metric("web-01", int((START + 60 * i) * 1000), {"cpuUsage": cpu}), time.time(), 90
         )
         records.append(
             {

@@ -17,7 +17,7 @@ from handlers.events import (
     render_message,
     resolve,
 )
-from handlers.stream import event_entry
+from iops.logic.ai import event_entry
 from iops.models.insight import Insight
 
 BUS = "iops-test-alerts"

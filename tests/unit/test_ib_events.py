@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from handlers.ib_events import (
+from iops.logic.ib_events import (
     MINUTE_MS,
     IbEvent,
     InvalidEvent,
@@ -18,7 +18,7 @@ from handlers.ib_events import (
     fold,
     parse_event,
 )
-from handlers.ib_simulator import IbGenerator
+from iops.logic.ib_simulator import IbGenerator
 
 NOW_MS = int(time.time() * 1000)
 M0 = NOW_MS - NOW_MS % MINUTE_MS - 60 * MINUTE_MS

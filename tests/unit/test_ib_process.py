@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from detectors.contract import STREAM_PREFIX
 from handlers.definitions import IB_WINDOWS, METRICS
-from handlers.ib_events import MINUTE_MS
-from handlers.metrics import STREAM_PREFIX
+from iops.logic.ib_events import MINUTE_MS
 from local.lambda_runtime import LocalContext
 
 NOW = time.time()
@@ -25,7 +25,8 @@ def env(monkeypatch) -> Iterator[dict]:
     """moto with the metrics table, the window-state table and the failure queue; the handler's env."""
     from moto import mock_aws
 
-    from handlers import aws, ib_process
+    from handlers import ib_process
+    from iops.dal import aws
 
     with mock_aws():
         aws.reset()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
-from handlers.ib_simulator import IbGenerator, handler, window_end
+from handlers.ib_simulator import handler, window_end
+from iops.logic.ib_simulator import IbGenerator
 
 
 def test_scheduled_run_puts_one_window_of_events_partitioned_by_stream(monkeypatch) -> None:
     from moto import mock_aws
 
-    from handlers import aws
+    from iops.dal import aws
 
     with mock_aws():
         aws.reset()
@@ -37,7 +38,7 @@ def test_scheduled_run_puts_one_window_of_events_partitioned_by_stream(monkeypat
 
 
 def test_put_records_retries_only_the_throttled_entries() -> None:
-    from handlers.ib_simulator import put_events
+    from iops.logic.ib_simulator import put_events
 
     class Throttling:
         def __init__(self) -> None:

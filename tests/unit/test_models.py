@@ -14,11 +14,11 @@ from pydantic import ValidationError
 
 from detectors.severity import SEVERITIES, Severity
 from handlers.definitions import INSIGHTS, ROUTES
-from handlers.openapi import openapi_document, operations
 from iops.models.api import INSIGHTS_MAX_LIMIT, METRICS_MAX_LIMIT, Error, IngestResult, MetricsQuery
 from iops.models.common import ENTITY_TYPE, INSIGHT_TYPES, MAX_ABS_VALUE, MIN_EPOCH_S, insight_id, iso
 from iops.models.insight import STORED_DEFAULTS, Insight
 from iops.models.metric import MetricIn
+from iops.models.openapi import openapi_document, operations
 
 CONTRACT = [
     "alert_id",
@@ -139,8 +139,8 @@ def test_insight_db_round_trip_is_what_the_api_serves() -> None:
     import boto3
     from moto import mock_aws
 
-    from handlers import insights
-    from handlers.stream import store_insight
+    from iops.dal import insights
+    from iops.dal.insights import store_insight
 
     with mock_aws():
         ddb, table = boto3.client("dynamodb"), "models-insights"
@@ -274,8 +274,8 @@ def test_no_schema_is_anything_but_a_model() -> None:
 
 
 def test_response_bodies_validate_against_their_models() -> None:
-    from handlers.metrics import IngestResult as Accumulator
-    from handlers.metrics import ItemError
+    from iops.logic.ingest import IngestResult as Accumulator
+    from iops.logic.ingest import ItemError
 
     result = Accumulator(accepted=1, rejected=[ItemError(i, ["x"]) for i in range(60)])
     IngestResult.model_validate(result.body() | {"message": "no valid metrics in the request"})
@@ -298,7 +298,7 @@ def test_decimal_numbers_from_dynamodb_keep_their_value() -> None:
 def test_pydantic_loads_on_first_use_not_when_the_ingest_and_ai_code_is_imported() -> None:
     """Issue 16's cold-import budget: pydantic (0.2-0.3 s) stays out of the functions' init."""
     code = (
-        "import sys; import handlers.metrics, handlers.stream, handlers.insights, handlers.openapi;"
+        "import sys; import iops.logic.ingest, iops.dal.metrics, iops.logic.ai, iops.dal.insights, iops.models.openapi;"
         "assert 'pydantic' not in sys.modules, sorted(m for m in sys.modules if 'pydantic' in m);"
         "from iops import models; models.Insight; assert 'pydantic' in sys.modules"
     )

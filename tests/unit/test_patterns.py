@@ -12,7 +12,7 @@ from detectors import plugins
 from detectors.contract import GroupingRule, Member
 from detectors.hookspecs import hookimpl
 from detectors.patterns import IbFabric, SameHost, SameMetric, ib_group, relative_change
-from handlers.patterns import build_pattern, clusters, pattern_id
+from iops.logic.patterns import build_pattern, clusters, pattern_id
 
 T = 1_700_000_000.0
 

@@ -19,7 +19,8 @@ from detectors.contract import Finding, Point, SeriesKey
 from detectors.runtime import SeriesState, score_batch
 from detectors.sagemaker import SageMakerDetector
 from detectors.statistical import StatisticalDetector
-from handlers import aws, dynamo
+from iops.dal import aws
+from iops.dal import dynamo
 from iops.tracing import tracer
 
 class Endpoint:

@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from handlers.metrics import BadRequest, parse_body, parse_timestamp, validate_metric
+from iops.errors import BadRequest
+from iops.logic.ingest import parse_body, validate_metric
+from iops.models.common import parse_timestamp
 
 NOW = time.time()
 

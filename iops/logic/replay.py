@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from detectors.contract import STREAM_PREFIX
 from handlers.definitions import METRICS
-from handlers.metrics import ENTITY_RE, STREAM_PREFIX
+from iops.models.common import ENTITY_RE
 
 BATCH = 100
 """Records per replayed batch: the event source mapping's batch size."""

@@ -1,7 +1,7 @@
 """InfiniBand stream events: the schema, validation, and per-stream, per-minute aggregation.
 
 Pure functions and small state classes, no I/O, so the arithmetic and the idempotency rules
-are tested directly. `handlers.ib_batch` does the reading and writing around them.
+are tested directly. `iops.logic.ib_process` does the reading and writing around them.
 
 Event (one Kinesis record, JSON, partition key = ``stream``)::
 
@@ -25,7 +25,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.metrics import HOSTNAME_RE, STREAM_PREFIX, Metric, parse_timestamp
+from detectors.contract import STREAM_PREFIX
+from iops.models.common import HOSTNAME_RE, Metric, parse_timestamp
 
 MINUTE_MS = 60_000
 SKETCH_ALPHA = 0.01

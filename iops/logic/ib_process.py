@@ -9,7 +9,7 @@ mark are stored, or neither is:
 - a retried or replayed batch finds its records at or below the stored sequence number and
   skips them: nothing is counted twice, and a closed minute is written exactly once (the AI
   tier gets one INSERT per (stream, minute), never a MODIFY);
-- a failed transaction (a concurrent writer, or throttling that outlasts `handlers.dynamo`'s
+- a failed transaction (a concurrent writer, or throttling that outlasts `iops.dal.dynamo`'s
   retry policy) reports that stream's records as batch item failures, and Lambda retries them.
 
 Records that can never be aggregated (not JSON, failing validation) are sent, with their
@@ -28,9 +28,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers import dynamo
-from handlers.ib_events import Fold, IbEvent, InvalidEvent, StreamState, fold, parse_event, to_metric
-from handlers.metrics import update_request
+from iops.dal import dynamo
+from iops.dal.metrics import update_request
+from iops.logic.ib_events import Fold, IbEvent, InvalidEvent, StreamState, fold, parse_event, to_metric
 
 log = logging.getLogger(__name__)
 

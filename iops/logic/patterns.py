@@ -16,24 +16,20 @@ it is linked to the pattern afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from statistics import median
 from typing import Any
 
 from detectors.contract import GroupingRule, Member, SeriesKey
 from detectors.runtime import risk_and_severity
-from handlers import dynamo
 from iops import models
+from iops.dal import correlation
+from iops.dal import insights as insight_store
 from iops.models.common import insight_id
 from iops.settings import LOOKBACK_WINDOWS, PatternSettings
-
-PATTERN_ITEM = "~pattern"
-"""Sort key of a group's open pattern; sorts after every member key (digits)."""
 
 
 @dataclass(slots=True)
@@ -57,10 +53,6 @@ def member_of(insight: models.Insight) -> Member:
         observed=insight.observed,
         expected=insight.expected,
     )
-
-
-def member_key(member: Member) -> str:
-    return f"{int(round(member.timestamp * 1000)):015d}#{member.alert_id}"
 
 
 def clusters(members: Sequence[Member], window_s: float) -> list[list[Member]]:
@@ -115,105 +107,6 @@ def build_pattern(rule: GroupingRule, group: str, members: Sequence[Member], sta
     )
 
 
-def _num(value: float | None) -> dict | None:
-    return None if value is None else {"N": str(Decimal(repr(float(value))))}
-
-
-def _member_item(key: str, member: Member, ttl: int) -> dict:
-    item = {
-        "groupKey": {"S": key},
-        "member": {"S": member_key(member)},
-        "alertId": {"S": member.alert_id},
-        "entity": {"S": member.entity},
-        "metric": {"S": member.metric},
-        "ts": {"N": repr(member.timestamp)},
-        "severity": {"S": member.severity},
-        "risk": {"N": str(member.risk_score)},
-        "ttl": {"N": str(ttl)},
-    }
-    for name, value in (("observed", member.observed), ("expected", member.expected)):
-        if value is not None:
-            item[name] = _num(value)
-    return item
-
-
-def _from_item(item: dict) -> Member:
-    return Member(
-        alert_id=item["alertId"]["S"],
-        entity=item["entity"]["S"],
-        metric=item["metric"]["S"],
-        timestamp=float(item["ts"]["N"]),
-        severity=item["severity"]["S"],
-        risk_score=int(item["risk"]["N"]),
-        observed=float(item["observed"]["N"]) if "observed" in item else None,
-        expected=float(item["expected"]["N"]) if "expected" in item else None,
-    )
-
-
-def _write(ddb: Any, table: str, items: list[dict]) -> None:
-    """BatchWriteItem of the items, throttles and unprocessed items retried; raises if some never go in."""
-    unwritten = dynamo.put_all(ddb, table, items)
-    if unwritten:
-        raise RuntimeError(f"could not write {len(unwritten)} correlation items")
-
-
-def _read_group(ddb: Any, table: str, key: str, since: float) -> tuple[list[Member], dict | None]:
-    """The group's members from ``since`` on, and its open pattern item (if any)."""
-    members: list[Member] = []
-    pattern = None
-    kwargs: dict[str, Any] = {
-        "TableName": table,
-        "KeyConditionExpression": "groupKey = :k AND #m >= :from",
-        "ExpressionAttributeNames": {"#m": "member"},
-        "ExpressionAttributeValues": {":k": {"S": key}, ":from": {"S": f"{max(0, int(since * 1000)):015d}"}},
-    }
-    while True:
-        resp = ddb.query(**kwargs)
-        for item in resp.get("Items", []):
-            if item["member"]["S"] == PATTERN_ITEM:
-                pattern = item
-            else:
-                members.append(_from_item(item))
-        if "LastEvaluatedKey" not in resp:
-            return members, pattern
-        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-
-
-def _link(ddb: Any, insights_table: str, member: Member, pid: str) -> None:
-    """Add the pattern id to an already stored anomaly's ``related`` (idempotent)."""
-    with contextlib.suppress(ddb.exceptions.ConditionalCheckFailedException):
-        ddb.update_item(
-            TableName=insights_table,
-            Key={"insightId": {"S": member.alert_id}, "timestamp": {"N": str(int(round(member.timestamp * 1000)))}},
-            UpdateExpression="SET related = list_append(if_not_exists(related, :empty), :p)",
-            ConditionExpression="attribute_exists(insightId) AND NOT contains(related, :pid)",
-            ExpressionAttributeValues={":empty": {"L": []}, ":p": {"L": [{"S": pid}]}, ":pid": {"S": pid}},
-        )
-
-
-def _update_pattern(ddb: Any, insights_table: str, pattern: models.Insight) -> bool:
-    """Refresh a stored pattern with its grown membership; False when it was never stored."""
-    item = pattern.to_item(1)
-    names = [
-        n
-        for n in ("entity_id", "affected_hosts", "related", "explanation", "recommendations", "risk_score", "severity")
-        + ("confidence", "metric", "observed", "expected")
-        if n in item
-    ]
-    try:
-        ddb.update_item(
-            TableName=insights_table,
-            Key={"insightId": item["insightId"], "timestamp": item["timestamp"]},
-            UpdateExpression="SET " + ", ".join(f"#{n} = :{n}" for n in names),
-            ConditionExpression="attribute_exists(insightId)",
-            ExpressionAttributeNames={f"#{n}": n for n in names},
-            ExpressionAttributeValues={f":{n}": item[n] for n in names},
-        )
-    except ddb.exceptions.ConditionalCheckFailedException:
-        return False
-    return True
-
-
 def correlate(
     ddb: Any,
     insights_table: str,
@@ -239,11 +132,13 @@ def correlate(
             if group is not None:
                 groups[(rule.name, group)].append(member)
     ttl = int((time.time() if now is None else now) + settings.ttl_s)
-    _write(ddb, settings.table, [_member_item(f"{r}|{g}", m, ttl) for (r, g), ms in groups.items() for m in ms])
+    correlation.write_members(
+        ddb, settings.table, [correlation.member_item(f"{r}|{g}", m, ttl) for (r, g), ms in groups.items() for m in ms]
+    )
     for (rule_name, group), fresh in groups.items():
         rule, key = rules[rule_name], f"{rule_name}|{group}"
         since = min(m.timestamp for m in fresh) - LOOKBACK_WINDOWS * settings.window_s
-        stored, open_item = _read_group(ddb, settings.table, key, since)
+        stored, open_item = correlation.read_group(ddb, settings.table, key, since)
         fresh_ids = {m.alert_id for m in fresh}
         for cluster in clusters(stored + fresh, settings.window_s):
             if not fresh_ids & {m.alert_id for m in cluster} or not rule.is_pattern(cluster, settings.min_hosts):
@@ -265,7 +160,7 @@ def correlate(
                 hosts = {a["S"] for a in open_item.get("hosts", {}).get("L", [])}
                 pattern.affected_hosts = sorted(hosts | set(pattern.affected_hosts))
             first = next(m for m in cluster if m.alert_id in fresh_ids)
-            if joined and _update_pattern(ddb, insights_table, pattern):
+            if joined and insight_store.update_pattern(ddb, insights_table, pattern):
                 result.joined += 1
             else:
                 result.patterns.append((SeriesKey(first.entity, first.metric), pattern))
@@ -275,10 +170,10 @@ def correlate(
                     insight.related = sorted(set(insight.related or ()) | {pid})
                     result.suppressed.add(m.alert_id)
                 elif m.alert_id not in known:
-                    _link(ddb, insights_table, m, pid)
+                    insight_store.link_related(ddb, insights_table, m, pid)
             open_item = {
                 "groupKey": {"S": key},
-                "member": {"S": PATTERN_ITEM},
+                "member": {"S": correlation.PATTERN_ITEM},
                 "patternId": {"S": pid},
                 "startMs": {"N": str(start_ms)},
                 "lastTs": {"N": repr(max(m.timestamp for m in members))},
@@ -286,5 +181,5 @@ def correlate(
                 "hosts": {"L": [{"S": h} for h in pattern.affected_hosts]},
                 "ttl": {"N": str(ttl)},
             }
-            ddb.put_item(TableName=settings.table, Item=open_item)
+            correlation.put_open_pattern(ddb, settings.table, open_item)
     return result

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,21 +19,20 @@ from typing import Any
 from detectors import plugins
 from detectors import severity as severities
 from detectors.contract import Detector, Enricher, Enrichment, Finding, GroupingRule, Point, SeriesKey
-from detectors.runtime import SeriesResult, SeriesState, confidence, risk_and_severity, score_batch
-from handlers import dynamo
+from detectors.runtime import SeriesResult, confidence, risk_and_severity, score_batch
 from handlers.events import EVENT_DETAIL_TYPE, EVENT_SOURCE
-from handlers.explain import template_enrichment
-from handlers.metrics import RESERVED
-from handlers.patterns import Correlation, correlate
-from handlers.predictions import predict
 from iops import models
+from iops.dal.detector_state import load_states, save_states
+from iops.dal.insights import set_alerted, store_insight
+from iops.logic.explain import template_enrichment
+from iops.logic.patterns import Correlation, correlate
+from iops.logic.predictions import predict
 from iops.logs import get_logger
-from iops.models.common import insight_id
+from iops.models.common import RESERVED, insight_id
 from iops.settings import DEFAULT_ENRICH_MAX_CALLS, AiSettings, PatternSettings, PredictionSettings
 
 log = get_logger(__name__)
 
-STATE_TTL_DAYS = 30
 ENRICH_MARGIN_S = 10.0
 """Stop calling enrichers this long before the Lambda's deadline (storing and publishing follow)."""
 SCORING_SHARE = 0.5
@@ -94,48 +92,6 @@ def parse_record(record: dict) -> list[tuple[SeriesKey, Point]]:
         if name not in RESERVED and "N" in value and old.get(name) != value:
             pairs.append((SeriesKey(host, name), Point(ts, float(value["N"]))))
     return pairs
-
-
-def encode_state(state: SeriesState) -> dict[str, bytes]:
-    """State as a compressed binary attribute: DynamoDB bills writes per KB, and the JSON is several KB."""
-    return {"B": zlib.compress(state.to_json().encode(), 6)}
-
-
-def decode_state(attribute: dict) -> SeriesState:
-    """Reads compressed state, and the plain JSON string earlier versions stored."""
-    raw = attribute["B"] if "B" in attribute else attribute["S"]
-    return SeriesState.from_json(zlib.decompress(raw).decode() if isinstance(raw, bytes) else raw)
-
-
-def load_states(
-    ddb: Any, table: str, keys: list[SeriesKey], policy: dynamo.RetryPolicy = dynamo.DEFAULT_POLICY
-) -> tuple[dict[SeriesKey, SeriesState], set[SeriesKey]]:
-    """BatchGetItem of every series' state, throttles and unprocessed keys retried under ``policy``;
-    returns the states and the series whose state could not be read (retried later)."""
-    states = {k: SeriesState() for k in keys}
-    by_text = {str(k): k for k in keys}
-    items, unread_keys = dynamo.batch_get(ddb, table, [{"seriesKey": {"S": str(k)}} for k in keys], policy)
-    for item in items:
-        states[by_text[item["seriesKey"]["S"]]] = decode_state(item["state"])
-    unread = {by_text[k["seriesKey"]["S"]] for k in unread_keys}
-    if unread:
-        log.error("could not read detector state; the series' records are retried", series=len(unread))
-    return {k: v for k, v in states.items() if k not in unread}, unread
-
-
-def save_states(
-    ddb: Any, table: str, results: list[SeriesResult], policy: dynamo.RetryPolicy = dynamo.DEFAULT_POLICY
-) -> set[SeriesKey]:
-    """BatchWriteItem of updated states; returns the series whose state could not be written."""
-    ttl = str(int(time.time() + STATE_TTL_DAYS * 86_400))
-    items = {str(r.series): r for r in results if r.results}
-    unwritten = dynamo.put_all(
-        ddb,
-        table,
-        [{"seriesKey": {"S": k}, "state": encode_state(r.state), "ttl": {"N": ttl}} for k, r in items.items()],
-        policy,
-    )
-    return {items[i["seriesKey"]["S"]].series for i in unwritten}
 
 
 def findings_for(result: SeriesResult, threshold: float) -> list[Finding]:
@@ -215,41 +171,6 @@ def build_insight(finding: Finding, enrichment: Enrichment) -> models.Insight:
         expected=finding.expected,
         scores={k: round(v, 4) for k, v in finding.scores.items()},
     )
-
-
-def store_insight(ddb: Any, table: str, insight: models.Insight, ttl_days: int) -> bool:
-    """Put unless already stored and alerted; True when it still needs alerting."""
-    item = insight.to_item(ttl_days)
-    item["alerted"] = {"BOOL": False}
-    try:
-        ddb.put_item(
-            TableName=table,
-            Item=item,
-            ConditionExpression="attribute_not_exists(insightId) OR alerted = :f",
-            ExpressionAttributeValues={":f": {"BOOL": False}},
-        )
-    except ddb.exceptions.ConditionalCheckFailedException:
-        return False
-    return True
-
-
-def set_alerted(ddb: Any, table: str, insight: models.Insight, alerted: bool) -> bool:
-    """Flip the insight's ``alerted`` flag if it holds the other value; False when it already held ``alerted``.
-
-    Claiming (False -> True) before publishing is what makes alerting idempotent: a retried
-    batch, or a concurrent one, finds the claim and publishes nothing. A failed publish releases it.
-    """
-    try:
-        ddb.update_item(
-            TableName=table,
-            Key={"insightId": {"S": insight.alert_id}, "timestamp": {"N": str(insight.timestamp_ms)}},
-            UpdateExpression="SET alerted = :to",
-            ConditionExpression="alerted = :from",
-            ExpressionAttributeValues={":to": {"BOOL": alerted}, ":from": {"BOOL": not alerted}},
-        )
-    except ddb.exceptions.ConditionalCheckFailedException:
-        return False
-    return True
 
 
 def event_entry(bus: str, insight: models.Insight, dashboard_url: str) -> dict:
@@ -348,7 +269,9 @@ def process_batch(processor: Processor, records: list[dict], deadline: float, re
             failed_series.add(series)
     if to_alert:
         try:
-            unpublished = publish(processor.events, settings.event_bus, [i for _, i in to_alert], settings.dashboard_url)
+            unpublished = publish(
+                processor.events, settings.event_bus, [i for _, i in to_alert], settings.dashboard_url
+            )
         except Exception as exc:  # noqa: BLE001
             log.error("could not publish alerts", error=exc)
             unpublished = [i for _, i in to_alert]

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 from detectors import forecast
 from detectors.runtime import SeriesResult, risk_and_severity
-from handlers.explain import family
 from iops import models
+from iops.logic.explain import family
 from iops.models.common import insight_id, iso
 from iops.settings import PredictionSettings
 

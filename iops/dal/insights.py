@@ -1,17 +1,18 @@
-"""Insights: the queries behind the insight routes. The insight itself (stored item, API form) is
-`iops.models.insight.Insight`."""
+"""Data access for the insights table: storing an insight once (with its alert claim) and the queries
+behind the insight routes. The insight itself (stored item, API form) is `iops.models.insight.Insight`."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+from detectors.contract import Member
 from detectors.severity import SEVERITIES
 from handlers.definitions import ENTITY_INDEX, RECENT_INDEX, SEVERITY_INDEX
-from handlers.metrics import ENTITY_RE, BadRequest, run_query
 from iops import models
-from iops.models.common import ENTITY_TYPE, INSIGHT_TYPES, insight_id, iso
-
-__all__ = ["ENTITY_TYPE", "INSIGHT_TYPES", "MAX_ID_BYTES", "get_insight", "insight_id", "iso", "query_insights"]
+from iops.dal.metrics import run_query
+from iops.errors import BadRequest
+from iops.models.common import ENTITY_RE, ENTITY_TYPE, INSIGHT_TYPES
 
 MAX_PAGES = 10
 """Filtered queries read at most this many pages to fill one response."""
@@ -101,3 +102,73 @@ def get_insight(ddb: Any, table: str, alert_id: str) -> dict | None:
     )
     items = resp.get("Items", [])
     return models.Insight.from_item(items[0]).to_api() if items else None
+
+
+def store_insight(ddb: Any, table: str, insight: models.Insight, ttl_days: int) -> bool:
+    """Put unless already stored and alerted; True when it still needs alerting."""
+    item = insight.to_item(ttl_days)
+    item["alerted"] = {"BOOL": False}
+    try:
+        ddb.put_item(
+            TableName=table,
+            Item=item,
+            ConditionExpression="attribute_not_exists(insightId) OR alerted = :f",
+            ExpressionAttributeValues={":f": {"BOOL": False}},
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def set_alerted(ddb: Any, table: str, insight: models.Insight, alerted: bool) -> bool:
+    """Flip the insight's ``alerted`` flag if it holds the other value; False when it already held ``alerted``.
+
+    Claiming (False -> True) before publishing is what makes alerting idempotent: a retried
+    batch, or a concurrent one, finds the claim and publishes nothing. A failed publish releases it.
+    """
+    try:
+        ddb.update_item(
+            TableName=table,
+            Key={"insightId": {"S": insight.alert_id}, "timestamp": {"N": str(insight.timestamp_ms)}},
+            UpdateExpression="SET alerted = :to",
+            ConditionExpression="alerted = :from",
+            ExpressionAttributeValues={":to": {"BOOL": alerted}, ":from": {"BOOL": not alerted}},
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def link_related(ddb: Any, insights_table: str, member: Member, pid: str) -> None:
+    """Add the pattern id to an already stored anomaly's ``related`` (idempotent)."""
+    with contextlib.suppress(ddb.exceptions.ConditionalCheckFailedException):
+        ddb.update_item(
+            TableName=insights_table,
+            Key={"insightId": {"S": member.alert_id}, "timestamp": {"N": str(int(round(member.timestamp * 1000)))}},
+            UpdateExpression="SET related = list_append(if_not_exists(related, :empty), :p)",
+            ConditionExpression="attribute_exists(insightId) AND NOT contains(related, :pid)",
+            ExpressionAttributeValues={":empty": {"L": []}, ":p": {"L": [{"S": pid}]}, ":pid": {"S": pid}},
+        )
+
+
+def update_pattern(ddb: Any, insights_table: str, pattern: models.Insight) -> bool:
+    """Refresh a stored pattern with its grown membership; False when it was never stored."""
+    item = pattern.to_item(1)
+    names = [
+        n
+        for n in ("entity_id", "affected_hosts", "related", "explanation", "recommendations", "risk_score", "severity")
+        + ("confidence", "metric", "observed", "expected")
+        if n in item
+    ]
+    try:
+        ddb.update_item(
+            TableName=insights_table,
+            Key={"insightId": item["insightId"], "timestamp": item["timestamp"]},
+            UpdateExpression="SET " + ", ".join(f"#{n} = :{n}" for n in names),
+            ConditionExpression="attribute_exists(insightId)",
+            ExpressionAttributeNames={f"#{n}": n for n in names},
+            ExpressionAttributeValues={f":{n}": item[n] for n in names},
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
