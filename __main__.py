@@ -7,6 +7,7 @@ from components import artifacts
 from components.ai import AiArgs, AiTier
 from components.alerting import AlertBusPolicy, AlertBusPolicyArgs, AlertingArgs, AlertingTier
 from components.api import RestApi, RestApiArgs
+from components.auth import AuthArgs, UserPool
 from components.code import CodeBucket, CodeBucketArgs
 from components.config import StackConfig
 from components.ingest import IngestArgs, IngestTier
@@ -14,6 +15,7 @@ from components.ml import MlTrainingArgs, MlTrainingTier
 from components.observability import ObservabilityArgs, ObservabilityTier
 from components.site import DashboardConfig, DashboardConfigArgs, DashboardSiteTier, SiteArgs
 from components.streaming import StreamingArgs, StreamingTier
+from components.waf import WafArgs, WebAcl
 from detectors import bedrock
 from iops.settings import PluginSettings, PredictionSettings
 
@@ -30,21 +32,48 @@ code = CodeBucket(
 )
 api_code, ai_code = code.packages[artifacts.API.kind], code.packages[artifacts.AI.kind]
 
+region = aws.get_region_output().region
+
+
+def web_acl(scope: str) -> WebAcl | None:
+    """The WAF web ACL of ``scope`` (REGIONAL: the API, CLOUDFRONT: the dashboard) when wafEnabled."""
+    if not cfg.waf_enabled:
+        return None
+    return WebAcl(f"waf-{scope.lower()}", WafArgs(prefix=cfg.prefix, scope=scope, rate_limit=cfg.waf_rate_limit))
+
+
 # The dashboard's CloudFront distribution comes first: the API's CORS origins and the alert links name it.
 site = None
 origins: list[pulumi.Input[str]] = list(cfg.allowed_origins)
+if "*" in origins:
+    raise ValueError("allowedOrigins must name origins (https://host): '*' would let any site read signed-in data")
 if cfg.dashboard_enabled:
+    cdn_acl = web_acl("CLOUDFRONT")
     site = DashboardSiteTier(
         "site",
         SiteArgs(
             prefix=cfg.prefix,
             dist_dir=artifacts.ROOT / "dashboard" / "dist",
-            api_origin=aws.get_region_output().region.apply(lambda r: f"https://*.execute-api.{r}.amazonaws.com"),
+            api_origin=region.apply(lambda r: f"https://*.execute-api.{r}.amazonaws.com"),
+            sign_in_origin=region.apply(lambda r: f"https://cognito-idp.{r}.amazonaws.com"),
             price_class=cfg.dashboard_price_class,
+            web_acl_arn=cdn_acl.arn if cdn_acl is not None else None,
         ),
     )
-    if origins != ["*"]:
-        origins = [site.url, *origins]
+    origins = [site.url, *origins]
+if not origins:
+    raise ValueError("no browser may call the API: enable the dashboard or set allowedOrigins")
+
+# Readers sign in to this pool (the API's authorizer, the dashboard's config.json).
+auth = UserPool(
+    "auth",
+    AuthArgs(
+        prefix=cfg.prefix,
+        mfa=cfg.mfa,
+        users=cfg.dashboard_users,
+        dashboard_url=site.url if site is not None else None,
+    ),
+)
 
 ingest = IngestTier(
     "ingest",
@@ -56,6 +85,7 @@ ingest = IngestTier(
         ingest_reserved_concurrency=cfg.ingest_reserved_concurrency,
         query_memory_mb=cfg.query_memory_mb,
         query_timeout_s=cfg.query_timeout_s,
+        query_reserved_concurrency=cfg.query_reserved_concurrency,
         max_metrics_per_request=cfg.max_metrics_per_request,
         metrics_ttl_days=cfg.metrics_ttl_days,
         log_retention_days=cfg.log_retention_days,
@@ -122,6 +152,7 @@ ai = AiTier(
         reserved_concurrency=cfg.ai_reserved_concurrency,
         query_memory_mb=cfg.query_memory_mb,
         query_timeout_s=cfg.query_timeout_s,
+        insights_reserved_concurrency=cfg.insights_reserved_concurrency,
         batch_size=cfg.stream_batch_size,
         batching_window_s=cfg.stream_batching_window_s,
         max_retries=cfg.stream_max_retries,
@@ -168,6 +199,8 @@ if cfg.streaming_enabled:
             shard_count=cfg.kinesis_shard_count,
             retention_hours=cfg.kinesis_retention_hours,
             process_memory_mb=cfg.process_memory_mb,
+            process_reserved_concurrency=cfg.process_reserved_concurrency,
+            simulator_reserved_concurrency=cfg.simulator_reserved_concurrency,
             batch_size=cfg.kinesis_batch_size,
             parallelization_factor=cfg.kinesis_parallelization_factor,
             max_retries=cfg.kinesis_max_retries,
@@ -180,6 +213,7 @@ if cfg.streaming_enabled:
         ),
     )
 
+api_acl = web_acl("REGIONAL")
 # The REST API, once every function its routes name exists. It was the ingest tier's child: the alias
 # keeps its resources (and their URNs' history) on stacks deployed before it stood on its own.
 api = RestApi(
@@ -191,11 +225,22 @@ api = RestApi(
         throttle_burst_limit=cfg.api_throttle_burst_limit,
         allowed_origins=origins,
         log_retention_days=cfg.log_retention_days,
+        user_pool_arn=auth.pool.arn,
+        writers=cfg.writers,
+        writer_rate_limit=cfg.writer_rate_limit,
+        writer_burst_limit=cfg.writer_burst_limit,
+        writer_quota_per_day=cfg.writer_quota_per_day,
+        web_acl_arn=api_acl.arn if api_acl is not None else None,
     ),
     opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(parent=ingest)]),
 )
 if site is not None:  # the site came first (the API's CORS origins name it); its config.json names the API
-    DashboardConfig("site-config", DashboardConfigArgs(site=site, api_url=api.url))
+    DashboardConfig(
+        "site-config",
+        DashboardConfigArgs(
+            site=site, api_url=api.url, region=region, user_pool_id=auth.pool.id, client_id=auth.client.id
+        ),
+    )
 
 observability = ObservabilityTier(
     "observability",
@@ -225,7 +270,10 @@ pulumi.export("apiUrl", api.url)
 if site is not None:
     pulumi.export("dashboardUrl", site.url)
     pulumi.export("dashboardBucket", site.bucket.bucket)
-pulumi.export("apiKey", pulumi.Output.secret(api.api_key.value))
+# Writer name -> API key, secret: `pulumi stack output --show-secrets writerKeys` (docs/security.md).
+pulumi.export("writerKeys", pulumi.Output.secret({writer: key.value for writer, key in api.api_keys.items()}))
+pulumi.export("userPoolId", auth.pool.id)
+pulumi.export("userPoolClientId", auth.client.id)
 pulumi.export("metricsTable", ingest.metrics_table.name)
 pulumi.export("insightsTable", ai.insights_table.name)
 pulumi.export("stateTable", ai.state_table.name)

@@ -16,12 +16,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from local.offline import OFFLINE_AWS  # noqa: E402 - after sys.path
+
 os.environ.update(
     {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        **OFFLINE_AWS,
         "POWERTOOLS_LOG_LEVEL": "ERROR",
         "POWERTOOLS_METRICS_DISABLED": "true",
     }
@@ -53,9 +52,15 @@ def batch_times(runs: int) -> list[float]:
     with mock_aws():
         aws.reset()
         s = AiSettings.from_env()
-        names = {"metrics": IngestSettings.from_env().metrics_table, "insights": s.insights_table, "detector-state": s.state_table}
+        names = {
+            "metrics": IngestSettings.from_env().metrics_table,
+            "insights": s.insights_table,
+            "detector-state": s.state_table,
+        }
         for t in TABLES:
-            aws.client("dynamodb").create_table(**t.create_table_kwargs(names.get(t.logical, t.physical_name("iops-dev"))))
+            aws.client("dynamodb").create_table(
+                **t.create_table_kwargs(names.get(t.logical, t.physical_name("iops-dev")))
+            )
         from handlers import ai
 
         ai.reset()
@@ -65,13 +70,19 @@ def batch_times(runs: int) -> list[float]:
             records = []
             for i in range(100):
                 host, step = f"host-{i % 10}", run * 10 + i // 10
-                item = metrics.to_item(Metric(host, int((start + 60 * step) * 1000), {"cpuUsage": 30.0 + (i % 7)}), time.time(), 90)
+                item = metrics.to_item(
+                    Metric(host, int((start + 60 * step) * 1000), {"cpuUsage": 30.0 + (i % 7)}), time.time(), 90
+                )
                 records.append(
                     {
                         "eventName": "INSERT",
                         "eventSource": "aws:dynamodb",
                         "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x",
-                        "dynamodb": {"NewImage": item, "SequenceNumber": f"{run:06d}{i:06d}", "StreamViewType": "NEW_IMAGE"},
+                        "dynamodb": {
+                            "NewImage": item,
+                            "SequenceNumber": f"{run:06d}{i:06d}",
+                            "StreamViewType": "NEW_IMAGE",
+                        },
                     }
                 )
             t0 = time.perf_counter()

@@ -19,12 +19,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from local.offline import OFFLINE_AWS  # noqa: E402 - after sys.path
+
 os.environ.update(
     {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        **OFFLINE_AWS,
         "POWERTOOLS_LOG_LEVEL": "ERROR",
         "METRICS_TABLE": "bench-metrics",
         "IB_STATE_TABLE": "bench-ib-windows",

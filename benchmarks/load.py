@@ -4,6 +4,9 @@
     python benchmarks/load.py --requests 300 --json
     python benchmarks/load.py --api http://127.0.0.1:8000 --api-key KEY
 
+Reads are signed in: with the ID token in ``IOPS_TOKEN`` (``IOPS_TOKEN=$(iops token --user ...)``
+for a deployed stack), else as the user of the `iops local` serving ``--api`` (`iops token`).
+
 Each write POSTs a batch of metrics for one of ``--hosts`` hosts (timestamps unique per run); reads
 are `GET /metrics?hostname=`, `/insights/recent` and `/insights`. The run stops at ``--requests``
 or ``--duration``, whichever comes first. Then every metric the API acknowledged (200, or the
@@ -48,9 +51,10 @@ class Tally:
 
 
 class Client:
-    """One keep-alive connection (reconnects after a failure)."""
+    """One keep-alive connection (reconnects after a failure); ``token`` signs its reads in."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, token: str | None = None) -> None:
+        self.token = token
         parts = urlsplit(base)
         self.host, self.port, self.prefix = parts.hostname or "127.0.0.1", parts.port or 80, parts.path.rstrip("/")
         self.conn: http.client.HTTPConnection | None = None
@@ -63,6 +67,8 @@ class Client:
             headers["Content-Type"] = "application/json"
         if key:
             headers["x-api-key"] = key
+        if self.token:
+            headers["Authorization"] = self.token
         for attempt in (1, 2):
             try:
                 if self.conn is None:
@@ -81,6 +87,7 @@ class Client:
 def run_load(
     api: str,
     key: str,
+    token: str,
     requests: int,
     duration_s: float,
     concurrency: int,
@@ -97,7 +104,7 @@ def run_load(
 
     def worker(n: int) -> None:
         rng = random.Random(seed * 1000 + n)
-        client = Client(api)
+        client = Client(api, token)
         while time.monotonic() < stop_at:
             i = next(counter)
             if i >= requests:
@@ -152,9 +159,9 @@ def run_load(
     return tally, time.monotonic() - started
 
 
-def missing_metrics(api: str, acknowledged: dict[str, set[int]]) -> int:
+def missing_metrics(api: str, acknowledged: dict[str, set[int]], token: str) -> int:
     """Acknowledged metrics the API cannot return (paging through every host)."""
-    client = Client(api)
+    client = Client(api, token)
     missing = 0
     for host, stamps in acknowledged.items():
         seen: set[int] = set()
@@ -235,6 +242,16 @@ def start_local(key: str) -> tuple[subprocess.Popen[str], str]:
     raise RuntimeError(f"iops local exited with {proc.wait()}")
 
 
+def reader_token(api: str) -> str:
+    """``IOPS_TOKEN``, else an ID token of the user of the `iops local` at ``api``."""
+    if os.environ.get("IOPS_TOKEN"):
+        return os.environ["IOPS_TOKEN"]
+    sys.path.insert(0, str(ROOT))
+    from cli.token_cmd import local_token
+
+    return local_token(api)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--api", help="API base URL (default: start `iops local`)")
@@ -253,9 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     if api is None:
         proc, api = start_local(args.api_key)
     try:
+        token = reader_token(api)
         tally, elapsed = run_load(
             api,
             args.api_key,
+            token,
             args.requests,
             args.duration,
             args.concurrency,
@@ -264,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             args.hosts,
             args.seed,
         )
-        result = report(tally, elapsed, missing_metrics(api, tally.acknowledged), args)
+        result = report(tally, elapsed, missing_metrics(api, tally.acknowledged, token), args)
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGINT)

@@ -1,14 +1,24 @@
-"""``iops local``: the whole system on this machine, on an embedded AWS emulator."""
+"""``iops local``: the whole system on this machine, on an embedded AWS emulator.
+
+As in the stack, writers send with their own API key and readers sign in: each writer (``--writer``,
+default the dev stack's ``writers`` config, else one named ``local``) gets a key, generated unless
+given (``--api-key`` for the first, ``--writer-keys FILE`` for any), and the emulator's user pool gets
+one user (``--user``/``--password`` or ``IOPS_LOCAL_USER``/``IOPS_LOCAL_PASSWORD``, else ``admin`` and
+a generated password). The banner prints the user and password; the run file keeps everything.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
-from local import runfile
-from local.system import LocalSystem
+from local import cognito, runfile
+from local.system import LocalSystem, configured_writers, writer_keys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,10 +30,34 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="URL",
         help="URL browsers reach this system at, for config.json and alert links (default http://HOST:PORT)",
     )
-    p.add_argument("--api-key", help="API key POST /metrics requires (default: generated)")
+    p.add_argument("--api-key", help="the first writer's API key for POST /metrics (default: generated)")
+    p.add_argument(
+        "--writer",
+        action="append",
+        metavar="NAME",
+        help="a writer that gets its own API key; repeat for more (default: the writers of Pulumi.dev.yaml, else 'local')",
+    )
+    p.add_argument(
+        "--writer-keys",
+        type=Path,
+        metavar="FILE",
+        help='JSON {"writer": "key", ...}: keys for the writers named there (others get a generated key)',
+    )
+    p.add_argument(
+        "--user",
+        default=os.environ.get("IOPS_LOCAL_USER", cognito.DEFAULT_USER),
+        help="the user who signs in to the dashboard (env IOPS_LOCAL_USER; default admin)",
+    )
+    p.add_argument(
+        "--password",
+        default=os.environ.get("IOPS_LOCAL_PASSWORD"),
+        help="that user's password (better: env IOPS_LOCAL_PASSWORD; default: generated)",
+    )
     p.add_argument("--demo", action="store_true", help="also send demo traffic with injected anomalies")
     p.add_argument("--demo-minutes", type=int, default=120, help="history the demo backfills (default 120)")
-    p.add_argument("--kinesis", action="store_true", help="also run the streaming tier (Kinesis stream + process handler)")
+    p.add_argument(
+        "--kinesis", action="store_true", help="also run the streaming tier (Kinesis stream + process handler)"
+    )
     p.add_argument("--detectors", help="comma-separated detectors to run (env IOPS_DETECTORS)")
     p.add_argument(
         "--alerts-webhook",
@@ -33,31 +67,74 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def known_keys(path: Path | None) -> dict[str, str]:
+    """The writer keys of a ``--writer-keys`` file (a JSON object of names to keys)."""
+    if path is None:
+        return {}
+    try:
+        keys = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--writer-keys {path}: {exc}") from None
+    if not isinstance(keys, dict) or not all(isinstance(k, str) and isinstance(v, str) and v for k, v in keys.items()):
+        raise ValueError(f"--writer-keys {path}: expected a JSON object of writer names to keys")
+    return keys
+
+
 def run(args: argparse.Namespace) -> int:
     extra = {"IOPS_DETECTORS": args.detectors} if args.detectors else {}
+    try:
+        writers = writer_keys(args.writer or configured_writers(), known_keys(args.writer_keys), args.api_key)
+    except ValueError as exc:
+        print(f"iops local: {exc}", file=sys.stderr)
+        return 2
     system = LocalSystem(
         port=args.port,
+        writers=writers,
+        user=args.user,
         host=args.host,
         public_url=args.public_url,
         extra_env=extra,
         alerts_webhook=args.alerts_webhook,
     )
+    if args.password:
+        system.password = args.password
     system.kinesis = system.kinesis or args.kinesis
-    if args.api_key:
-        system.api_key = args.api_key
     try:
         system.start()
+    except ValueError as exc:  # a password the pool's policy refuses
+        print(f"iops local: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"iops local: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    runfile.write(args.port, system.url, system.api_key, system.emu.environment() | extra)
+    assert system.pool is not None
+    sign_in = runfile.SignIn(
+        user=system.user,
+        password=system.password,
+        user_pool_id=system.pool.user_pool_id,
+        client_id=system.pool.client_id,
+        region=system.pool.region,
+        cognito_endpoint=system.pool.endpoint,
+    )
+    kept = runfile.write(
+        args.port, system.url, system.api_key, system.emu.environment() | extra, writers=writers, sign_in=sign_in
+    )
+    first, *others = writers
     print(f"IOps Dashboard (local) at {system.url}", flush=True)
     print(f"  dashboard  {system.url}/", flush=True)
+    print(
+        f"  sign in    user {system.user}, password {system.password}  (a token for curl: iops token --api {system.url})",
+        flush=True,
+    )
     print(f"  API        {system.url}  (POST /metrics needs x-api-key: {system.api_key})", flush=True)
+    print(f"  writers    {first} (the key above)" + "".join(f", {w}" for w in others) + f"; keys in {kept}", flush=True)
     print(f"  emulator   {system.emu.endpoint}", flush=True)
     print(f"  alerts     {args.alerts_webhook or 'printed here'}", flush=True)
     if system.kinesis_stream:
-        print(f"  kinesis    {system.kinesis_stream}  (feed it: iops demo --kinesis --endpoint {system.emu.endpoint})", flush=True)
+        print(
+            f"  kinesis    {system.kinesis_stream}  (feed it: iops demo --kinesis --endpoint {system.emu.endpoint})",
+            flush=True,
+        )
     stop = threading.Event()
     # Ctrl-C and kill both stop cleanly, also when a shell started this in the background with SIGINT ignored
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -70,7 +147,11 @@ def run(args: argparse.Namespace) -> int:
             fleet = Fleet()
             try:
                 backfill(system.url, system.api_key, fleet, args.demo_minutes)
-                print("demo: history sent; injected " + ", ".join(f"{i.kind} on {i.entity} {i.metric}" for i in fleet.injected), flush=True)
+                print(
+                    "demo: history sent; injected "
+                    + ", ".join(f"{i.kind} on {i.entity} {i.metric}" for i in fleet.injected),
+                    flush=True,
+                )
                 live(system.url, system.api_key, fleet, 5.0, stop)
             except Exception as exc:  # noqa: BLE001
                 print(f"demo traffic stopped: {exc}", file=sys.stderr)

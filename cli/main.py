@@ -18,6 +18,7 @@ COMMANDS = (
     "cli.train_cmd",
     "cli.cost_cmd",
     "cli.replay_cmd",
+    "cli.token_cmd",
 )
 
 

@@ -39,6 +39,7 @@ class AiArgs:
     reserved_concurrency: int
     query_memory_mb: int
     query_timeout_s: int
+    insights_reserved_concurrency: int
     batch_size: int
     batching_window_s: int
     max_retries: int
@@ -156,6 +157,7 @@ class AiTier(pulumi.ComponentResource):
                 code=args.api_code,
                 memory_mb=args.query_memory_mb,
                 timeout_s=args.query_timeout_s,
+                reserved_concurrency=args.insights_reserved_concurrency,
                 log_retention_days=args.log_retention_days,
                 environment=InsightsApiSettings(
                     insights_table=self.insights_table.name,

@@ -88,6 +88,8 @@ ALARM_PUBLISHERS = {"CloudWatchAlarms": "cloudwatch.amazonaws.com", "Budgets": "
 
 
 def key_policy(account: str) -> str:
+    """The alert key's policy: each service may use it only on this account's behalf (confused deputy)."""
+    same_account = {"StringEquals": {"aws:SourceAccount": account}}
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -105,6 +107,7 @@ def key_policy(account: str) -> str:
                     "Principal": {"Service": "events.amazonaws.com"},
                     "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
                     "Resource": "*",
+                    "Condition": same_account,
                 },
                 {
                     "Sid": "SnsDeadLettersFailedDeliveries",
@@ -112,6 +115,7 @@ def key_policy(account: str) -> str:
                     "Principal": {"Service": "sns.amazonaws.com"},
                     "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
                     "Resource": "*",
+                    "Condition": same_account,
                 },
                 # The observability tier's alarms and the budget publish to the ops topic (same key).
                 *(
@@ -121,7 +125,7 @@ def key_policy(account: str) -> str:
                         "Principal": {"Service": service},
                         "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
                         "Resource": "*",
-                        "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                        "Condition": same_account,
                     }
                     for sid, service in ALARM_PUBLISHERS.items()
                 ),

@@ -1,8 +1,10 @@
-"""The REST API: routes from `handlers.definitions.ROUTES`, CORS, validation, throttling, API key.
+"""The REST API: routes from `handlers.definitions.ROUTES`, sign-in, writers' keys, CORS, validation, throttling.
 
 Built once, after the functions exist: `RestApiArgs.functions` maps every function key the routes
 name to its `LambdaFunction`, and the component creates the routes, the deployment and the stage
-in its constructor.
+in its constructor. Who may call what comes from each `Route` (docs/security.md): ``signed_in``
+routes get the user pool's ``COGNITO_USER_POOLS`` authorizer, ``api_key`` routes a writer's key;
+each writer has its own key and usage plan (throttle and daily quota).
 """
 
 from __future__ import annotations
@@ -15,11 +17,19 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.auth import slug
 from components.function import LambdaFunction
 from components.iam import assume_role_policy
 from handlers.definitions import ROUTES, Route
 
 CORS_HEADERS = "'Content-Type,X-Api-Key,Authorization'"
+AUTHORIZER = "COGNITO_USER_POOLS"
+TOKEN_HEADER = "method.request.header.Authorization"
+"""Where the authorizer reads the ID token (sent raw, no ``Bearer``)."""
+GATEWAY_RESPONSES = ("UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX")
+"""Errors API Gateway answers itself (no token, a bad token, no API key, throttled...): CORS headers and a
+JSON ``{"message": ...}`` on each, so the browser can read a 401 and sign in again."""
+ERROR_BODY = '{"message": $context.error.messageString}'
 ACCESS_LOG_FORMAT = json.dumps(
     {
         "requestId": "$context.requestId",
@@ -52,8 +62,17 @@ class RestApiArgs:
     throttle_rate_limit: int
     throttle_burst_limit: int
     allowed_origins: list[pulumi.Input[str]]
-    """The first one is what API Gateway itself answers (preflight, its own errors); the Lambdas match any."""
+    """Never ``*``. The first one is what API Gateway itself answers (preflight, its own errors); the Lambdas match any."""
     log_retention_days: int
+    user_pool_arn: pulumi.Input[str]
+    """The pool whose ID tokens the authorizer accepts on ``signed_in`` routes."""
+    writers: list[str]
+    """Writer names: one API key and usage plan each, named after the writer."""
+    writer_rate_limit: int
+    writer_burst_limit: int
+    writer_quota_per_day: int
+    web_acl_arn: pulumi.Input[str] | None = None
+    """A REGIONAL WAF web ACL to associate with the stage (none: no WAF)."""
     stage_name: str = "v1"
 
 
@@ -68,16 +87,19 @@ def _slug(path: str) -> str:
 
 
 class RestApi(pulumi.ComponentResource):
-    """Every route of `ROUTES` proxied to its function, CORS preflight per path, the stage, usage plan and key."""
+    """Every route of `ROUTES` proxied to its function, the authorizer, CORS, the stage, a key and plan per writer."""
 
     api: aws.apigateway.RestApi
     validator: aws.apigateway.RequestValidator
     metrics_model: aws.apigateway.Model
+    authorizer: aws.apigateway.Authorizer
     deployment: aws.apigateway.Deployment
     access_logs: aws.cloudwatch.LogGroup
     stage: aws.apigateway.Stage
-    usage_plan: aws.apigateway.UsagePlan
-    api_key: aws.apigateway.ApiKey
+    usage_plans: dict[str, aws.apigateway.UsagePlan]
+    """Writer name -> its usage plan."""
+    api_keys: dict[str, aws.apigateway.ApiKey]
+    """Writer name -> its API key (the value is a secret: never log it)."""
     url: pulumi.Output[str]
     """The stage's invoke URL (``https://<id>.execute-api.<region>.amazonaws.com/v1``)."""
 
@@ -88,6 +110,10 @@ class RestApi(pulumi.ComponentResource):
             raise ValueError(
                 f"RestApiArgs.functions must map exactly the route functions {sorted(routed)}, got {sorted(args.functions)}"
             )
+        if not args.allowed_origins or "*" in args.allowed_origins:
+            raise ValueError("the API needs its browser origins (the dashboard's, allowedOrigins), never '*'")
+        if not args.writers or len({slug(w) for w in args.writers}) != len(args.writers):
+            raise ValueError(f"writers must be at least one name, distinct once slugged: {args.writers}")
         self._name = name
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
@@ -114,9 +140,17 @@ class RestApi(pulumi.ComponentResource):
             schema=json.dumps(METRICS_BODY_SCHEMA),
             opts=self._child,
         )
+        self.authorizer = aws.apigateway.Authorizer(
+            f"{name}-authorizer",
+            name="readers",
+            rest_api=self.api.id,
+            type=AUTHORIZER,
+            provider_arns=[args.user_pool_arn],
+            identity_source=TOKEN_HEADER,
+            opts=self._child,
+        )
         self._resources: dict[str, aws.apigateway.Resource] = {}
-        for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
-            # Errors API Gateway itself returns (missing API key, throttling) carry CORS headers too.
+        deps: list[pulumi.Resource] = [
             aws.apigateway.Response(
                 f"{name}-{kind.lower().replace('_', '-')}",
                 rest_api_id=self.api.id,
@@ -125,16 +159,24 @@ class RestApi(pulumi.ComponentResource):
                     "gatewayresponse.header.Access-Control-Allow-Origin": _quoted(args.allowed_origins[0]),
                     "gatewayresponse.header.Access-Control-Allow-Headers": CORS_HEADERS,
                 },
+                response_templates={"application/json": ERROR_BODY},
                 opts=self._child,
             )
-        deps: list[pulumi.Resource] = []
+            for kind in GATEWAY_RESPONSES
+        ]
         for route in ROUTES:
             deps += self._route(route, args.functions[route.function])
         for path in dict.fromkeys(r.path for r in ROUTES):
             deps += self._cors_preflight(path, self._resource(path))
         self._stage(deps)
         self.url = self.stage.invoke_url
-        self.register_outputs({"url": self.url, "apiId": self.api.id, "apiKeyId": self.api_key.id})
+        self.register_outputs(
+            {
+                "url": self.url,
+                "apiId": self.api.id,
+                "apiKeyIds": {writer: key.id for writer, key in self.api_keys.items()},
+            }
+        )
 
     def _resource(self, path: str) -> pulumi.Input[str]:
         """The API Gateway resource id for ``path``, creating parents as needed."""
@@ -160,7 +202,8 @@ class RestApi(pulumi.ComponentResource):
             rest_api=self.api.id,
             resource_id=resource_id,
             http_method=route.method,
-            authorization="NONE",
+            authorization=AUTHORIZER if route.signed_in else "NONE",
+            authorizer_id=self.authorizer.id if route.signed_in else None,
             api_key_required=route.api_key,
             request_validator_id=self.validator.id,
             request_models={"application/json": self.metrics_model.name} if route.method == "POST" else None,
@@ -240,9 +283,15 @@ class RestApi(pulumi.ComponentResource):
         return [options, mock, response, integration_response]
 
     def _stage(self, routes: list[pulumi.Resource]) -> None:
-        """Deployment (after every route), stage (throttling, access logs, tracing), usage plan and API key."""
+        """Deployment (after every route), stage (throttling, access logs, tracing, WAF), the writers' keys and plans."""
         name, args = self._name, self._args
-        fingerprint = hashlib.sha256(json.dumps([(r.method, r.path, r.api_key) for r in ROUTES]).encode()).hexdigest()
+        shape = [(r.method, r.path, r.api_key, r.signed_in) for r in ROUTES]
+        # What only takes effect once deployed: the routes and who may call them, CORS, the gateway responses.
+        fingerprint = pulumi.Output.all(*args.allowed_origins).apply(
+            lambda origins: hashlib.sha256(
+                json.dumps([shape, origins, GATEWAY_RESPONSES, ERROR_BODY, CORS_HEADERS]).encode()
+            ).hexdigest()
+        )
         self.deployment = aws.apigateway.Deployment(
             f"{name}-deployment",
             rest_api=self.api.id,
@@ -287,18 +336,30 @@ class RestApi(pulumi.ComponentResource):
             },
             opts=self._child,
         )
-        self.usage_plan = aws.apigateway.UsagePlan(
-            f"{name}-usage-plan",
-            name=f"{args.api_name}-writers",
+        if args.web_acl_arn is not None:
+            aws.wafv2.WebAclAssociation(
+                f"{name}-waf", resource_arn=self.stage.arn, web_acl_arn=args.web_acl_arn, opts=self._child
+            )
+        self.usage_plans, self.api_keys = {}, {}
+        for writer in args.writers:
+            self._writer(writer)
+
+    def _writer(self, writer: str) -> None:
+        """One writer's key and usage plan, named after the writer: removing a writer removes exactly these."""
+        name, args = f"{self._name}-writer-{slug(writer)}", self._args
+        plan = aws.apigateway.UsagePlan(
+            f"{name}-plan",
+            name=f"{args.api_name}-{slug(writer)}",
+            description=f"writer {writer}: POST /metrics",
             api_stages=[{"api_id": self.api.id, "stage": self.stage.stage_name}],
-            throttle_settings={"rate_limit": args.throttle_rate_limit, "burst_limit": args.throttle_burst_limit},
+            throttle_settings={"rate_limit": args.writer_rate_limit, "burst_limit": args.writer_burst_limit},
+            quota_settings={"limit": args.writer_quota_per_day, "period": "DAY"},
             opts=self._child,
         )
-        self.api_key = aws.apigateway.ApiKey(f"{name}-writer-key", name=f"{args.api_name}-writer", opts=self._child)
+        key = aws.apigateway.ApiKey(
+            f"{name}-key", name=f"{args.api_name}-{slug(writer)}", description=f"writer {writer}", opts=self._child
+        )
         aws.apigateway.UsagePlanKey(
-            f"{name}-usage-plan-key",
-            key_id=self.api_key.id,
-            key_type="API_KEY",
-            usage_plan_id=self.usage_plan.id,
-            opts=self._child,
+            f"{name}-plan-key", key_id=key.id, key_type="API_KEY", usage_plan_id=plan.id, opts=self._child
         )
+        self.usage_plans[writer], self.api_keys[writer] = plan, key

@@ -45,6 +45,25 @@ def _optional_bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
+MFA_MODES = {"off": "OFF", "optional": "OPTIONAL", "on": "ON", "false": "OFF", "true": "ON"}
+"""``mfa`` -> the user pool's MfaConfiguration (YAML reads a bare ``off``/``on`` as a boolean: accepted)."""
+
+
+def _mfa(value: Any) -> str:
+    mode = MFA_MODES.get(str(value).lower())
+    if mode is None:
+        raise ValueError(f"config mfa must be off, optional or on, got {value!r}")
+    return mode
+
+
+def _names(value: Any) -> list[str]:
+    """A list of distinct, non-empty names (writers, users): a duplicate would be two resources of one name."""
+    names = _strings(value)
+    if not all(n.strip() for n in names) or len(set(names)) != len(names):
+        raise ValueError(f"expected distinct non-empty names, got {names}")
+    return names
+
+
 class Key(Generic[T]):
     """One ``Pulumi.yaml`` config key as a typed attribute of `StackConfig`: ``parse`` makes its value."""
 
@@ -73,6 +92,8 @@ class StackConfig:
     ingest_reserved_concurrency = Key("ingestReservedConcurrency", int)
     query_memory_mb = Key("queryMemoryMb", int)
     query_timeout_s = Key("queryTimeoutS", int)
+    query_reserved_concurrency = Key("queryReservedConcurrency", int)
+    insights_reserved_concurrency = Key("insightsReservedConcurrency", int)
     max_metrics_per_request = Key("maxMetricsPerRequest", int)
     metrics_ttl_days = Key("metricsTtlDays", int)
     allowed_origins = Key("allowedOrigins", _strings)
@@ -97,6 +118,16 @@ class StackConfig:
     pattern_min_hosts = Key("patternMinHosts", int)
     bedrock_enabled = Key("bedrockEnabled", bool)
     bedrock_model_id = Key("bedrockModelId", str)
+    # Who may do what
+    writers = Key("writers", _names)
+    writer_rate_limit = Key("writerRateLimit", int)
+    writer_burst_limit = Key("writerBurstLimit", int)
+    writer_quota_per_day = Key("writerQuotaPerDay", int)
+    dashboard_users = Key("dashboardUsers", _names)
+    mfa = Key("mfa", _mfa)
+    """The user pool's MfaConfiguration: OFF, OPTIONAL or ON."""
+    waf_enabled = Key("wafEnabled", bool)
+    waf_rate_limit = Key("wafRateLimit", int)
     # Alerting tier
     alert_emails = Key("alertEmails", _strings)
     alert_sms_numbers = Key("alertSmsNumbers", _strings)
@@ -111,6 +142,8 @@ class StackConfig:
     kinesis_max_retries = Key("kinesisMaxRetries", int)
     ib_lateness_s = Key("ibLatenessS", int)
     process_memory_mb = Key("processMemoryMb", int)
+    process_reserved_concurrency = Key("processReservedConcurrency", int)
+    simulator_reserved_concurrency = Key("simulatorReservedConcurrency", int)
     simulator_enabled = Key("simulatorEnabled", _optional_bool)
     """None (unset): only on the dev stack."""
     simulator_schedule = Key("simulatorSchedule", str)

@@ -1,4 +1,4 @@
-"""A Lambda function with what every function in this stack needs: role, log group, tracing."""
+"""A Lambda function with what every function in this stack needs: role, log group, tracing, a concurrency cap."""
 
 from __future__ import annotations
 
@@ -29,10 +29,11 @@ class FunctionArgs:
     memory_mb: int
     timeout_s: int
     log_retention_days: int
+    reserved_concurrency: int
+    """Required: a function without a cap can take the account's whole concurrency (policy ``lambda-reserved-concurrency``)."""
     environment: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     statements: list[pulumi.Input[dict[str, Any]]] = field(default_factory=list)
     """IAM statements beyond logging and tracing (least privilege: name the resources)."""
-    reserved_concurrency: int = -1
     description: str = ""
 
 

@@ -30,6 +30,7 @@ class IngestArgs:
     ingest_reserved_concurrency: int
     query_memory_mb: int
     query_timeout_s: int
+    query_reserved_concurrency: int
     max_metrics_per_request: int
     metrics_ttl_days: int
     log_retention_days: int
@@ -82,6 +83,7 @@ class IngestTier(pulumi.ComponentResource):
                 code=args.code,
                 memory_mb=args.query_memory_mb,
                 timeout_s=args.query_timeout_s,
+                reserved_concurrency=args.query_reserved_concurrency,
                 log_retention_days=args.log_retention_days,
                 environment=QuerySettings(
                     metrics_table=self.metrics_table.name,

@@ -186,6 +186,7 @@ class ObservabilityTier(pulumi.ComponentResource):
                                 "Principal": {"Service": services},
                                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                                 "Resource": "*",
+                                "Condition": {"StringEquals": {"aws:SourceAccount": acct}},
                             },
                         ],
                     }

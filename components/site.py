@@ -2,8 +2,13 @@
 
 The distribution does not depend on the API, so it is created first: the API's CORS origins
 and the AI Lambda's alert links can then name the dashboard URL. The generated ``config.json``
-carries the API URL, which exists only after the API: it is its own component, `DashboardConfig`,
-built once the API is.
+carries the API URL and the user pool the dashboard signs in to (docs/signin.md), which exist
+only after the API: it is its own component, `DashboardConfig`, built once the API is.
+
+TLS: the distribution serves ``*.cloudfront.net`` with CloudFront's default certificate, whose
+minimum protocol CloudFront does not let anyone set (docs/security.md); a custom domain's ACM
+certificate would take ``minimum_protocol_version="TLSv1.2_2021"`` (the policy pack's
+``cloudfront-tls`` rule requires TLS 1.2 or later wherever it can be set).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from components.auth import DASHBOARD_FLOW
 from components.code import private_bucket, tls_only_statement
 
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # AWS managed cache policy
@@ -34,11 +40,12 @@ def cache_control(key: str) -> str:
     return "public, max-age=31536000, immutable" if key.startswith("assets/") else "no-cache"
 
 
-def content_security_policy(api_url: str) -> str:
-    origin = "/".join(api_url.split("/")[:3]) if "://" in api_url else api_url
+def content_security_policy(*urls: str) -> str:
+    """Scripts, styles and images from the site only; fetches to the site and ``urls``' origins (API, Cognito)."""
+    origins = " ".join("/".join(u.split("/")[:3]) if "://" in u else u for u in urls)
     return (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-        f"connect-src 'self' {origin}; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+        f"connect-src 'self' {origins}; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
     )
 
 
@@ -48,7 +55,11 @@ class SiteArgs:
     dist_dir: Path
     api_origin: pulumi.Input[str]
     """Where the app's fetches go (for the Content-Security-Policy connect-src)."""
+    sign_in_origin: pulumi.Input[str]
+    """Where the app signs in (Cognito's endpoint, ``https://cognito-idp.<region>.amazonaws.com``): connect-src too."""
     price_class: str = "PriceClass_100"
+    web_acl_arn: pulumi.Input[str] | None = None
+    """A CLOUDFRONT-scope WAF web ACL (us-east-1) in front of the distribution (none: no WAF)."""
 
 
 class DashboardSiteTier(pulumi.ComponentResource):
@@ -88,7 +99,9 @@ class DashboardSiteTier(pulumi.ComponentResource):
                 "frame_options": {"frame_option": "DENY", "override": True},
                 "referrer_policy": {"referrer_policy": "strict-origin-when-cross-origin", "override": True},
                 "content_security_policy": {
-                    "content_security_policy": pulumi.Output.from_input(args.api_origin).apply(content_security_policy),
+                    "content_security_policy": pulumi.Output.all(args.api_origin, args.sign_in_origin).apply(
+                        lambda urls: content_security_policy(*urls)
+                    ),
                     "override": True,
                 },
             },
@@ -129,6 +142,7 @@ class DashboardSiteTier(pulumi.ComponentResource):
             },
             restrictions={"geo_restriction": {"restriction_type": "none"}},
             viewer_certificate={"cloudfront_default_certificate": True},
+            web_acl_id=args.web_acl_arn,
             opts=child,
         )
         self.bucket_policy = aws.s3.BucketPolicy(
@@ -186,10 +200,20 @@ class DashboardConfigArgs:
     site: DashboardSiteTier
     api_url: pulumi.Input[str]
     """What the app calls: the API stage's URL."""
+    region: pulumi.Input[str]
+    user_pool_id: pulumi.Input[str]
+    client_id: pulumi.Input[str]
+    """The user pool and app client readers sign in with (`components.auth.UserPool`)."""
+
+
+def config_json(api_url: str, region: str, user_pool_id: str, client_id: str) -> str:
+    """What the app reads at start: the API and how to sign in (``endpoint`` null: Cognito's own)."""
+    auth = {"region": region, "userPoolId": user_pool_id, "clientId": client_id, "endpoint": None, "flow": DASHBOARD_FLOW}
+    return json.dumps({"apiUrl": api_url, "auth": auth})
 
 
 class DashboardConfig(pulumi.ComponentResource):
-    """The app's ``config.json`` in the site's bucket (the app reads the API URL from it)."""
+    """The app's ``config.json`` in the site's bucket (the app reads the API URL and its user pool from it)."""
 
     object: aws.s3.BucketObjectv2
 
@@ -199,7 +223,9 @@ class DashboardConfig(pulumi.ComponentResource):
             f"{name}-json",
             bucket=args.site.bucket.id,
             key="config.json",
-            content=pulumi.Output.from_input(args.api_url).apply(lambda url: json.dumps({"apiUrl": url})),
+            content=pulumi.Output.all(args.api_url, args.region, args.user_pool_id, args.client_id).apply(
+                lambda a: config_json(*a)
+            ),
             content_type="application/json",
             cache_control="no-cache",
             # It was the site tier's own child: the alias keeps the object on stacks deployed before.

@@ -46,6 +46,8 @@ class StreamingArgs:
     retention_hours: int = 24
     process_memory_mb: int = 256
     process_timeout_s: int = 60
+    process_reserved_concurrency: int = 20
+    simulator_reserved_concurrency: int = 1
     batch_size: int = 100
     batching_window_s: int = 1
     parallelization_factor: int = 1
@@ -105,6 +107,7 @@ class StreamingTier(pulumi.ComponentResource):
                 code=args.code,
                 memory_mb=args.process_memory_mb,
                 timeout_s=args.process_timeout_s,
+                reserved_concurrency=args.process_reserved_concurrency,
                 log_retention_days=args.log_retention_days,
                 environment=IbProcessSettings(
                     metrics_table=args.metrics_table_name,
@@ -182,6 +185,7 @@ class StreamingTier(pulumi.ComponentResource):
                 code=args.code,
                 memory_mb=SIMULATOR_MEMORY_MB,
                 timeout_s=SIMULATOR_TIMEOUT_S,
+                reserved_concurrency=args.simulator_reserved_concurrency,
                 log_retention_days=args.log_retention_days,
                 environment=IbSimulatorSettings(
                     stream=self.stream.name,

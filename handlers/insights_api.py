@@ -9,13 +9,13 @@ from handlers.definitions import INSIGHTS_FN
 from iops.dal import aws, insights, pagination
 from iops.logic import params
 from iops.logs import structured
+from iops.models.common import INSIGHTS_DEFAULT_LIMIT, INSIGHTS_MAX_LIMIT, RECENT_DEFAULT_LIMIT
 from iops.settings import InsightsApiSettings
 from iops.tracing import tracer
 
 structured(logger)
 settings = InsightsApiSettings.from_env()
 app = build_resolver(settings)
-MAX_LIMIT = 100
 
 
 def list_insights() -> dict:
@@ -27,7 +27,7 @@ def list_insights() -> dict:
         host=q.get("host"),
         insight_type=q.get("type"),
         since_ms=params.parse_time_param("since", q.get("since")),
-        limit=params.parse_limit(q.get("limit"), default=50, maximum=MAX_LIMIT),
+        limit=params.parse_limit(q.get("limit"), default=INSIGHTS_DEFAULT_LIMIT, maximum=INSIGHTS_MAX_LIMIT),
         token=pagination.decode_token(q.get("nextToken")),
     )
     return {"insights": page["insights"], "nextToken": pagination.encode_token(page["nextToken"])}
@@ -35,7 +35,7 @@ def list_insights() -> dict:
 
 def recent_insights() -> list[dict]:
     q = app.current_event.query_string_parameters or {}
-    limit = params.parse_limit(q.get("limit"), default=10, maximum=MAX_LIMIT)
+    limit = params.parse_limit(q.get("limit"), default=RECENT_DEFAULT_LIMIT, maximum=INSIGHTS_MAX_LIMIT)
     return insights.query_insights(aws.client("dynamodb"), settings.insights_table, limit=limit)["insights"]
 
 

@@ -9,6 +9,7 @@ from handlers.definitions import QUERY_FN
 from iops.dal import aws, metrics, pagination
 from iops.logic import params
 from iops.logs import structured
+from iops.models.common import METRICS_MAX_LIMIT
 from iops.models.openapi import openapi_document
 from iops.settings import QuerySettings
 from iops.tracing import tracer
@@ -16,7 +17,6 @@ from iops.tracing import tracer
 structured(logger)
 settings = QuerySettings.from_env()
 app = build_resolver(settings)
-MAX_LIMIT = 1000
 
 
 def get_metrics() -> dict:
@@ -27,7 +27,7 @@ def get_metrics() -> dict:
         q.get("hostname"),
         params.parse_time_param("from", q.get("from")),
         params.parse_time_param("to", q.get("to")),
-        params.parse_limit(q.get("limit"), default=MAX_LIMIT, maximum=MAX_LIMIT),
+        params.parse_limit(q.get("limit"), default=METRICS_MAX_LIMIT, maximum=METRICS_MAX_LIMIT),
         pagination.decode_token(q.get("nextToken")),
     )
 

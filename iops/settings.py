@@ -349,7 +349,11 @@ class RuntimeSettings(Settings):
 class ApiSettings(Settings):
     """What every function behind the REST API has (`handlers.api.build_resolver`)."""
 
-    allowed_origins: tuple[str, ...] = var("ALLOWED_ORIGINS", ("*",), config="allowedOrigins")
+    allowed_origins: tuple[str, ...] = var(
+        "ALLOWED_ORIGINS",
+        ("*",),
+        doc="the stack always sets it (the dashboard's origin, then allowedOrigins; never *): * is iops local's",
+    )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -33,6 +33,7 @@ from iops.settings import (
     Settings,
 )
 from local import alerts as local_alerts
+from local.offline import OFFLINE_AWS
 
 REGION = "us-east-1"
 LOCAL_PREFIX = "iops-local"
@@ -120,11 +121,9 @@ class Emulator:
         )
         return {
             "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            **OFFLINE_AWS,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
-            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
             "POWERTOOLS_METRICS_NAMESPACE": "IOpsDashboard",
             "POWERTOOLS_SERVICE_NAME": "iops-local",
             # EMF documents are for CloudWatch; locally they would only flood the server's stdout.

@@ -99,9 +99,7 @@ def stream_record(seq: int, metric: dict) -> dict:
     from iops.models.common import Metric
 
     values = {k: v for k, v in metric.items() if k not in ("hostname", "timestamp")}
-    item = metric_items.to_item(
-        Metric(metric["hostname"], int(metric["timestamp"] * 1000), values), time.time(), 90
-    )
+    item = metric_items.to_item(Metric(metric["hostname"], int(metric["timestamp"] * 1000), values), time.time(), 90)
     return {
         "eventID": str(seq),
         "eventName": "INSERT",
@@ -128,10 +126,10 @@ def evaluate(
 
     from moto import mock_aws
 
-    os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        os.environ.setdefault(var, "testing")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    from local.offline import OFFLINE_AWS
+
+    for var, value in OFFLINE_AWS.items():
+        os.environ.setdefault(var, value)
     from detectors import plugins
 
     metrics, truth, lone = generate(hosts, minutes, incidents, singles, seed)

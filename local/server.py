@@ -1,8 +1,11 @@
 """API Gateway on loopback: routes from `handlers.definitions`, proxy events into the real handlers.
 
-Like the deployed REST API it enforces the API key on write routes, answers CORS preflight,
-turns a handler crash into a 502, refuses payloads over 10 MB, and serves the built dashboard
-(with a ``config.json`` that carries this system's configured URL) for browser navigations.
+Like the deployed REST API it demands a signed-in user's ID token on every route but the ingest
+route and the OpenAPI document (401 otherwise, as the COGNITO_USER_POOLS authorizer answers) and a
+writer's API key on write routes (403), answers CORS preflight, turns a handler crash into a 502,
+refuses payloads over 10 MB, and serves the built dashboard (with a ``config.json`` that carries this
+system's configured URL and user pool) for browser navigations. The dashboard signs in through
+``POST /cognito-idp/``, forwarded to the emulator's Cognito, so the browser talks to one origin.
 
 Two layers:
 
@@ -18,6 +21,7 @@ Two layers:
 from __future__ import annotations
 
 import base64
+import hmac
 import importlib
 import json
 import logging
@@ -27,7 +31,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -39,6 +44,8 @@ from werkzeug.wrappers import Response
 from werkzeug.wsgi import get_input_stream
 
 from handlers.definitions import INGEST_FN, INSIGHTS_FN, QUERY_FN, allowed_methods, match_route
+from iops.auth import TokenVerifier, Unauthorized
+from local import cognito
 from local.lambda_runtime import LocalContext
 
 logger = logging.getLogger(__name__)
@@ -74,19 +81,51 @@ RAW_HEADERS = "iops.raw_headers"
 """Environ key: the request headers as sent (names in the client's case, duplicates kept)."""
 DIGITS = re.compile(r"[0-9]+")
 MAX_FILE_NAME = 255
+COGNITO_PATH = "/cognito-idp/"
+"""Where the dashboard calls Cognito's JSON API (config.json's ``auth.endpoint``), forwarded to the emulator."""
+TIME_CLAIMS = ("exp", "iat", "auth_time")
 
 Handler = Callable[[dict, Any], dict]
 
 
+def gateway_claims(claims: Mapping[str, Any]) -> dict[str, str]:
+    """The token's claims as API Gateway hands them to the Lambda: every value a string, times as dates."""
+    out = {}
+    for name, value in claims.items():
+        if name in TIME_CLAIMS and isinstance(value, int | float):
+            out[name] = datetime.fromtimestamp(value, UTC).strftime("%a %b %d %H:%M:%S UTC %Y")
+        else:
+            out[name] = value if isinstance(value, str) else json.dumps(value)
+    return out
+
+
 def proxy_event(
-    method: str, path: str, query: str, headers: dict[str, str], body: bytes, route: Any, params: dict
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    route: Any,
+    params: dict,
+    claims: Mapping[str, Any] | None = None,
 ) -> dict:
-    """The REST API (v1) Lambda proxy event API Gateway would send."""
+    """The REST API (v1) Lambda proxy event API Gateway would send (with the authorizer's claims when signed in)."""
     qs = parse_qs(query, keep_blank_values=True)
     try:
         text, b64 = body.decode("utf-8"), False
     except UnicodeDecodeError:
         text, b64 = base64.b64encode(body).decode(), True
+    context: dict[str, Any] = {
+        "requestId": str(uuid.uuid4()),
+        "stage": "local",
+        "resourcePath": route.path,
+        "httpMethod": method,
+        "path": path,
+        "requestTimeEpoch": int(time.time() * 1000),
+        "identity": {"sourceIp": headers.get("X-Forwarded-For", "127.0.0.1")},
+    }
+    if claims is not None:
+        context["authorizer"] = {"claims": gateway_claims(claims)}
     return {
         "resource": route.path,
         "path": path,
@@ -97,15 +136,7 @@ def proxy_event(
         "multiValueQueryStringParameters": qs or None,
         "pathParameters": params or None,
         "stageVariables": None,
-        "requestContext": {
-            "requestId": str(uuid.uuid4()),
-            "stage": "local",
-            "resourcePath": route.path,
-            "httpMethod": method,
-            "path": path,
-            "requestTimeEpoch": int(time.time() * 1000),
-            "identity": {"sourceIp": headers.get("X-Forwarded-For", "127.0.0.1")},
-        },
+        "requestContext": context,
         "body": text if body else None,
         "isBase64Encoded": b64,
     }
@@ -178,14 +209,19 @@ class ApiApp:
 
     def __init__(
         self,
-        api_key: str,
+        writers: Mapping[str, str],
+        pool: cognito.UserPool,
+        verifier: TokenVerifier,
         public_url: str,
         dashboard_dir: Path = DASHBOARD_DIST,
         handlers: dict[str, Handler] | None = None,
         max_payload: int = MAX_PAYLOAD,
         max_header_bytes: int = MAX_HEADER_BYTES,
     ) -> None:
-        self.api_key = api_key
+        self.writers = dict(writers)
+        """Each writer's API key, by writer name: only these keys may write."""
+        self.pool = pool
+        self.verifier = verifier
         self.public_url = public_url.rstrip("/")
         """What ``config.json`` tells the dashboard: the URL ``iops local`` prints, never the ``Host``."""
         self.dashboard_dir = Path(dashboard_dir)
@@ -229,6 +265,8 @@ class ApiApp:
             return body
         if req.method == "OPTIONS":
             return self._preflight(path)
+        if req.method == "POST" and path == COGNITO_PATH:
+            return self._cognito(req, body)
         if req.method == "GET" and self._wants_page(req, path):
             return self._serve_dashboard(req, path)
         found = match_route(req.method, path)
@@ -240,9 +278,25 @@ class ApiApp:
                 return self._serve_dashboard(req, path)  # the app's own files: /, /config.json, /assets/...
             return json_response(404, {"message": f"no route for {req.method} {path}"})
         route, params = found
-        if route.api_key and not req.has("x-api-key", self.api_key):
+        claims = None
+        if route.signed_in:
+            try:
+                claims = self.verifier.verify_header(req.get("Authorization"))
+            except Unauthorized as exc:
+                logger.info("401 for %s %s: %s", req.method, path, exc)
+                return json_response(401, {"message": "Unauthorized"})
+        if route.api_key and self.writer(req.get("x-api-key")) is None:
             return json_response(403, {"message": "Forbidden"})
-        return self._invoke(route, params, req, path, url.query, body)
+        return self._invoke(route, params, req, path, url.query, body, claims)
+
+    def writer(self, key: str) -> str | None:
+        """The name of the writer whose API key is ``key`` (compared in constant time), if any."""
+        given = key.encode()
+        found = None
+        for name, known in self.writers.items():
+            if hmac.compare_digest(given, known.encode()):
+                found = name
+        return found
 
     def _check_framing(self, req: _Request) -> Response | None:
         """Limits API Gateway enforces before any Lambda runs: header size, a well-formed Content-Length."""
@@ -287,8 +341,19 @@ class ApiApp:
         allow = ",".join(sorted(methods | {"OPTIONS"}))
         return _Raw(b"", status=204, headers={**CORS_HEADERS, "Access-Control-Allow-Methods": allow})
 
-    def _invoke(self, route: Any, params: dict, req: _Request, path: str, query: str, body: bytes) -> Response:
-        event = proxy_event(req.method, path, query, dict(req.headers), body, route, params)
+    def _cognito(self, req: _Request, body: bytes) -> Response:
+        """The browser's call of Cognito's JSON API, forwarded to the emulator's Cognito."""
+        try:
+            answer = cognito.forward(self.pool.endpoint, req.get("X-Amz-Target"), req.get("Content-Type"), body)
+        except OSError as exc:
+            logger.warning("the emulator's Cognito did not answer: %s", exc)
+            return json_response(502, {"message": "sign-in service unavailable"})
+        return _Raw(answer.body, status=answer.status, headers={**CORS_HEADERS, **answer.headers})
+
+    def _invoke(
+        self, route: Any, params: dict, req: _Request, path: str, query: str, body: bytes, claims: dict | None
+    ) -> Response:
+        event = proxy_event(req.method, path, query, dict(req.headers), body, route, params, claims)
         try:
             handler = self.lambda_handler(route.function)
             with self.invoking:  # the timeout starts when the invocation does
@@ -316,6 +381,19 @@ class ApiApp:
 
     # --- the dashboard ---------------------------------------------------------------------
 
+    def config(self) -> dict[str, Any]:
+        """The dashboard's ``config.json``: where the API is and how to sign in (the stack writes the same shape)."""
+        return {
+            "apiUrl": self.public_url,
+            "auth": {
+                "region": self.pool.region,
+                "userPoolId": self.pool.user_pool_id,
+                "clientId": self.pool.client_id,
+                "endpoint": self.public_url + COGNITO_PATH,
+                "flow": cognito.LOCAL_FLOW,
+            },
+        }
+
     @staticmethod
     def _wants_page(req: _Request, path: str) -> bool:
         """A browser navigation (HTML, not JSON) to an app route gets the single-page app."""
@@ -336,7 +414,7 @@ class ApiApp:
 
     def _serve_dashboard(self, req: _Request, path: str) -> Response:
         if path == "/config.json":
-            return json_response(200, {"apiUrl": self.public_url})
+            return json_response(200, self.config())
         root = self.dashboard_dir
         if not (root / "index.html").is_file():
             if path in ("/", "/index.html") or "text/html" in req.get("Accept"):
@@ -361,17 +439,20 @@ class ApiApp:
 
 
 def make_app(
-    api_key: str,
+    writers: Mapping[str, str],
+    pool: cognito.UserPool,
+    verifier: TokenVerifier,
     public_url: str = "http://127.0.0.1:8000",
     dashboard_dir: Path = DASHBOARD_DIST,
     handlers: dict[str, Handler] | None = None,
 ) -> ApiApp:
     """The local API as a WSGI callable, for a WSGI server or an in-process client (no socket).
 
-    ``handlers`` maps a function name (``handlers.definitions.INGEST_FN``...) to a handler to call
+    ``writers`` maps each writer's name to its API key; ``pool`` is the user pool readers sign in to,
+    whose tokens ``verifier`` checks. ``handlers`` maps a function name (``handlers.definitions.INGEST_FN``...) to a handler to call
     instead of importing the real one; the real ones read the AWS endpoint from the environment.
     """
-    return ApiApp(api_key, public_url, dashboard_dir, handlers)
+    return ApiApp(writers, pool, verifier, public_url, dashboard_dir, handlers)
 
 
 class _RequestHandler(WSGIRequestHandler):
@@ -452,7 +533,9 @@ class LocalApi:
     def __init__(
         self,
         port: int,
-        api_key: str,
+        writers: Mapping[str, str],
+        pool: cognito.UserPool,
+        verifier: TokenVerifier,
         host: str = "127.0.0.1",
         dashboard_dir: Path = DASHBOARD_DIST,
         public_url: str | None = None,
@@ -464,7 +547,7 @@ class LocalApi:
             bound_port = sock.getsockname()[1]
             self.base_url = _url(host, bound_port)
             """The address this server listens on."""
-            self.wsgi_app = make_app(api_key, public_url or self.base_url, dashboard_dir, handlers)
+            self.wsgi_app = make_app(writers, pool, verifier, public_url or self.base_url, dashboard_dir, handlers)
             self.server = make_server(
                 host,
                 bound_port,
@@ -481,10 +564,6 @@ class LocalApi:
     def public_url(self) -> str:
         """The URL users are told (and ``config.json`` carries): ``base_url`` unless configured."""
         return self.wsgi_app.public_url
-
-    @property
-    def api_key(self) -> str:
-        return self.wsgi_app.api_key
 
     @property
     def server_address(self) -> tuple:

@@ -1,30 +1,83 @@
-"""`iops local`: start the emulator, the API on loopback, and the stream pump; stop them cleanly."""
+"""`iops local`: start the emulator, the API on loopback, and the stream pump; stop them cleanly.
+
+Who may do what is as in the stack: each writer (agent) has its own API key, and readers sign in to
+the emulator's user pool, which has one user (given, or generated).
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
 
 from handlers.definitions import IB_EVENTS, METRICS
 from iops.settings import AiSettings, IbProcessSettings
 from local import alerts as local_alerts
-from local import emulator
+from local import cognito, emulator
 from local import kinesis as local_kinesis
 from local.pump import StreamPump
-from local.server import LocalApi
+from local.server import REPO_ROOT, LocalApi
+
+DEV_STACK_CONFIG = REPO_ROOT / "Pulumi.dev.yaml"
+WRITERS_KEY = "iops-dashboard:writers"
+"""The dev stack's writers (a YAML list of names): the stack gives each an API key, and so does `iops local`."""
+DEFAULT_WRITER = "local"
+
+
+def new_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def configured_writers(config: Path = DEV_STACK_CONFIG) -> list[str]:
+    """The writers the dev stack's config names, else one writer, ``local``."""
+    try:
+        text = config.read_text()
+    except FileNotFoundError:
+        return [DEFAULT_WRITER]
+    names = ((yaml.safe_load(text) or {}).get("config") or {}).get(WRITERS_KEY)
+    if names is None:
+        return [DEFAULT_WRITER]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(f"{config}: {WRITERS_KEY} must be a list of writer names")
+    return names
+
+
+def writer_keys(
+    names: Iterable[str], known: dict[str, str] | None = None, first_key: str | None = None
+) -> dict[str, str]:
+    """An API key for each writer in ``names`` (in order): ``first_key`` for the first one if given, a
+    writer's key from ``known`` if it has one there, else a new one. Keys of writers not named are dropped."""
+    keys: dict[str, str] = {}
+    for i, name in enumerate(names):
+        if name in keys:
+            raise ValueError(f"writer {name!r} named twice")
+        keys[name] = first_key if (i == 0 and first_key) else (known or {}).get(name) or new_key()
+    if not keys:
+        raise ValueError("at least one writer is needed")
+    if len(set(keys.values())) != len(keys):
+        raise ValueError("two writers cannot share an API key")
+    return keys
 
 
 @dataclass
 class LocalSystem:
     port: int = 8000
-    api_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    writers: dict[str, str] = field(default_factory=lambda: {DEFAULT_WRITER: new_key()})
+    """Each writer's API key, by name (the first one's is ``api_key``)."""
+    user: str = cognito.DEFAULT_USER
+    password: str = field(default_factory=cognito.generate_password)
+    """The one user of the local user pool: its name and permanent password."""
     host: str = "127.0.0.1"
     public_url: str | None = None
     """The URL users reach the system at (printed, in ``config.json``, in alert links); None = http://host:port."""
     extra_env: dict[str, str] = field(default_factory=dict)
     emu: emulator.Emulator | None = None
+    pool: cognito.UserPool | None = None
     api: LocalApi | None = None
     pump: StreamPump | None = None
     kinesis: bool = field(default_factory=lambda: os.environ.get("IOPS_STREAMING") == "1")
@@ -37,11 +90,15 @@ class LocalSystem:
     _thread: threading.Thread | None = None
 
     def start(self) -> LocalSystem:
+        cognito.check_password(self.password)
         self.emu = emulator.start()
         emulator.apply_environment(self.emu, self.extra_env)
         if self.kinesis:
             self._start_kinesis()
-        self.api = LocalApi(self.port, self.api_key, host=self.host, public_url=self.public_url)
+        self.pool = cognito.create_user_pool(self.emu, self.user, self.password)
+        self.api = LocalApi(
+            self.port, self.writers, self.pool, self.pool.verifier(), host=self.host, public_url=self.public_url
+        )
         # alerts link to the insight here
         os.environ.setdefault(AiSettings.env_name("dashboard_url"), self.api.public_url)
         assert self.emu.alerts is not None
@@ -81,6 +138,11 @@ class LocalSystem:
             dlq_url=env[IbProcessSettings.env_name("dlq_url")],
         )
         self.poller.start()
+
+    @property
+    def api_key(self) -> str:
+        """The first writer's key (what `iops demo` and `iops replay` use against this system)."""
+        return next(iter(self.writers.values()))
 
     @property
     def url(self) -> str:

@@ -43,7 +43,17 @@ EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeC
 EVENT_SOURCE_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
 FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl"
 EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+REST_API = "aws:apigateway/restApi:RestApi"
+REST_RESOURCE = "aws:apigateway/resource:Resource"
 REST_METHOD = "aws:apigateway/method:Method"
+GATEWAY_RESPONSE = "aws:apigateway/response:Response"
+METHOD_RESPONSE = "aws:apigateway/methodResponse:MethodResponse"
+INTEGRATION_RESPONSE = "aws:apigateway/integrationResponse:IntegrationResponse"
+STAGE = "aws:apigateway/stage:Stage"
+USAGE_PLAN = "aws:apigateway/usagePlan:UsagePlan"
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 HTTP_ROUTE = "aws:apigatewayv2/route:Route"
 KMS_KEY = "aws:kms/key:Key"
 KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
@@ -93,8 +103,21 @@ KEY_POLICY_NOTE = (
 BROAD_MANAGED_POLICY = re.compile(
     r"arn:aws[\w-]*:iam::aws:policy/(AdministratorAccess|PowerUserAccess|IAMFullAccess|.*FullAccess)$"
 )
-WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE", "ANY"}
 STRONG_AUTH = {"AWS_IAM", "COGNITO_USER_POOLS", "CUSTOM", "JWT"}
+AUTHORIZER_AUTH = {"COGNITO_USER_POOLS", "CUSTOM", "JWT"}
+"""Authorization types that mean nothing without an authorizer id."""
+PUBLIC_METHODS = frozenset({("GET", "/openapi.json")})
+"""The only (method, path) pairs anyone may call (besides CORS preflight, OPTIONS): the API's own description."""
+CORS_ENV = "ALLOWED_ORIGINS"
+"""The API functions' CORS origins variable (`iops.settings.ApiSettings`)."""
+CORS_ORIGIN_HEADERS = (
+    "gatewayresponse.header.Access-Control-Allow-Origin",
+    "method.response.header.Access-Control-Allow-Origin",
+)
+TLS12_OR_LATER = re.compile(r"TLSv1\.[23]_\d{4}")
+"""CloudFront security policies with TLS 1.2 or later as the viewer minimum (TLSv1.2_2021...)."""
+SECURE_VIEWER_POLICIES = {"https-only", "redirect-to-https"}
+SOURCE_CONDITION_KEYS = {"aws:sourceaccount", "aws:sourcearn"}
 PUBLIC_ACLS = {"public-read", "public-read-write", "authenticated-read"}
 PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 ASYNC_PRINCIPALS = {"events.amazonaws.com", "sns.amazonaws.com", "s3.amazonaws.com", "scheduler.amazonaws.com"}
@@ -277,26 +300,74 @@ def check_pitr(type_: str, props: Props) -> list[str]:
     return []
 
 
-def check_api_write_auth(type_: str, props: Props) -> list[str]:
-    """A route that writes needs an API key or IAM (or an authorizer); reads may be open."""
-    if type_ == REST_METHOD:
-        method = str(props.get("httpMethod", "")).upper()
-        if (
-            method in WRITE_METHODS
-            and not props.get("apiKeyRequired")
-            and props.get("authorization") not in STRONG_AUTH
-        ):
-            return [f"{method} method with authorization {props.get('authorization')!r} and no API key"]
+def check_reserved_concurrency(type_: str, props: Props) -> list[str]:
+    """A function without a cap can be driven (by load or abuse) to the account's whole concurrency."""
+    reserved = props.get("reservedConcurrentExecutions")
+    if type_ == FUNCTION and (reserved is None or int(reserved) < 0):
+        return ["Lambda function without reservedConcurrentExecutions (one function could starve the account)"]
+    return []
+
+
+def check_usage_plan_quota(type_: str, props: Props) -> list[str]:
+    if type_ == USAGE_PLAN and not (
+        _nested(props, "quotaSettings", "limit") and _nested(props, "quotaSettings", "period")
+    ):
+        return ["usage plan without a quota (limit and period): a leaked key could write without end"]
+    return []
+
+
+def check_cloudfront_tls(type_: str, props: Props) -> list[str]:
+    """Viewers use HTTPS, at TLS 1.2 or later wherever the distribution can set it.
+
+    With CloudFront's default ``*.cloudfront.net`` certificate the minimum cannot be set (CloudFront
+    fixes it), so that case passes; a custom certificate must name a TLS 1.2+ security policy.
+    """
+    if type_ != DISTRIBUTION:
+        return []
+    problems = []
+    cert = _nested(props, "viewerCertificate") or {}
+    if isinstance(cert, Sequence):
+        cert = cert[0] if cert else {}
+    if not cert.get("cloudfrontDefaultCertificate"):
+        version = str(cert.get("minimumProtocolVersion") or "")
+        if not TLS12_OR_LATER.fullmatch(version):
+            problems.append(f"viewer certificate minimumProtocolVersion {version or None!r} is below TLS 1.2")
+    behaviors = [_nested(props, "defaultCacheBehavior") or {}, *_list(props.get("orderedCacheBehaviors"))]
+    for b in behaviors:
+        if isinstance(b, Mapping) and b.get("viewerProtocolPolicy") not in SECURE_VIEWER_POLICIES:
+            problems.append(f"cache behavior with viewerProtocolPolicy {b.get('viewerProtocolPolicy')!r} serves HTTP")
+    return problems
+
+
+def check_kms_service_conditions(type_: str, props: Props) -> list[str]:
+    """A service principal in a key policy acts for any account unless aws:SourceAccount/SourceArn pins it."""
+    if type_ not in KEY_POLICY_TYPES:
+        return []
+    doc = _doc(props.get("policy"))
+    problems = []
+    for i, st in enumerate(_list((doc or {}).get("Statement"))):
+        principal = st.get("Principal")
+        if st.get("Effect") != "Allow" or not (isinstance(principal, Mapping) and principal.get("Service")):
+            continue
+        keys = {str(k).lower() for cond in (st.get("Condition") or {}).values() for k in dict(cond)}
+        if not keys & SOURCE_CONDITION_KEYS:
+            services = _list(principal["Service"])
+            problems.append(
+                f"statement {st.get('Sid') or f'#{i}'}: service principal {services} without an "
+                "aws:SourceAccount or aws:SourceArn condition (confused deputy)"
+            )
+    return problems
+
+
+def check_http_api_auth(type_: str, props: Props) -> list[str]:
+    """HTTP API routes and function URLs: an authorizer, an API key or IAM, except the public list."""
     if type_ == HTTP_ROUTE:
-        method = str(props.get("routeKey", "")).split(" ")[0].upper()
-        if (
-            method in WRITE_METHODS
-            and not props.get("apiKeyRequired")
-            and props.get("authorizationType", "NONE") not in STRONG_AUTH
-        ):
-            return [f"route {props.get('routeKey')!r} writes without an API key or authorizer"]
+        method, _, path = str(props.get("routeKey", "")).partition(" ")
+        public = method.upper() == "OPTIONS" or (method.upper(), path) in PUBLIC_METHODS
+        if not public and not props.get("apiKeyRequired") and props.get("authorizationType", "NONE") not in STRONG_AUTH:
+            return [f"route {props.get('routeKey')!r} without an authorizer or API key"]
     if type_ == FUNCTION_URL and props.get("authorizationType") != "AWS_IAM":
-        return ["function URL without AWS_IAM authorization lets anyone invoke (and write)"]
+        return ["function URL without AWS_IAM authorization lets anyone invoke it"]
     return []
 
 
@@ -423,6 +494,97 @@ def check_sqs_sources_redrive(resources: Sequence[Res]) -> list[tuple[str, str]]
     return out
 
 
+def _rest_paths(resources: Sequence[Res]) -> dict[str, str]:
+    """REST API resource key -> its full path (``/insights/{id}``), walking ``parentId`` up to the API's root."""
+    parts = {r.key: r for r in resources if r.type == REST_RESOURCE}
+    paths: dict[str, str] = {}
+
+    def path(key: str, seen: frozenset[str] = frozenset()) -> str:
+        if key not in paths:
+            r = parts[key]
+            parent = next((p for p in parts if r.refers_to("parentId", parts[p]) and p not in seen), None)
+            prefix = path(parent, seen | {key}) if parent is not None else ""
+            paths[key] = f"{prefix}/{r.props.get('pathPart')}"
+        return paths[key]
+
+    for key in parts:
+        path(key)
+    return paths
+
+
+def method_path(method: Res, resources: Sequence[Res], paths: Mapping[str, str]) -> str | None:
+    """The path a REST method serves: its resource's, ``/`` for the API's root, None if not known."""
+    for r in resources:
+        if method.refers_to("resourceId", r):
+            if r.type == REST_RESOURCE:
+                return paths.get(r.key)
+            if r.type == REST_API:
+                return "/"
+    return None
+
+
+def check_api_auth(resources: Sequence[Res]) -> list[tuple[str, str]]:
+    """Every REST method needs an authorizer (or IAM) or an API key, except OPTIONS and `PUBLIC_METHODS`."""
+    paths = _rest_paths(resources)
+    out = [(r.key, msg) for r in resources for msg in check_http_api_auth(r.type, r.props)]
+    for m in resources:
+        if m.type != REST_METHOD:
+            continue
+        verb = str(m.props.get("httpMethod", "")).upper()
+        auth = m.props.get("authorization")
+        if auth in AUTHORIZER_AUTH and not m.props.get("authorizerId"):
+            out.append((m.key, f"{verb} method with authorization {auth} but no authorizerId"))
+            continue
+        if verb == "OPTIONS" or m.props.get("apiKeyRequired") or auth in STRONG_AUTH:
+            continue
+        where = method_path(m, resources, paths)
+        if (verb, where) not in PUBLIC_METHODS:
+            out.append((m.key, f"{verb} {where or '?'} with authorization {auth!r} and no API key"))
+    return out
+
+
+def _star(value: Any) -> bool:
+    """A CORS origin value (``'*'`` in API Gateway's quoting, or a comma list) that admits every origin."""
+    return "*" in [v.strip().strip("'") for v in str(value).split(",")]
+
+
+def check_cors_with_auth(resources: Sequence[Res]) -> list[tuple[str, str]]:
+    """Once any method needs a signed-in user, no CORS answer of the stack may admit every origin."""
+    if not any(r.type == REST_METHOD and r.props.get("authorization") in AUTHORIZER_AUTH for r in resources):
+        return []
+    out = []
+    for r in resources:
+        if r.type in (GATEWAY_RESPONSE, METHOD_RESPONSE, INTEGRATION_RESPONSE):
+            params = r.props.get("responseParameters") or {}
+            if any(_star(params.get(h)) for h in CORS_ORIGIN_HEADERS if isinstance(params.get(h), str)):
+                out.append((r.key, "Access-Control-Allow-Origin '*' on an API with an authorizer"))
+        if r.type == FUNCTION:
+            env = _nested(r.props, "environment", "variables") or {}
+            if CORS_ENV in env and _star(env[CORS_ENV]):
+                out.append((r.key, f"{CORS_ENV} admits '*' on an API with an authorizer"))
+    return out
+
+
+def check_waf_coverage(resources: Sequence[Res]) -> list[tuple[str, str]]:
+    """With WAF on (the stack has a web ACL: ``wafEnabled``), every stage and distribution is behind one."""
+    acls = [r for r in resources if r.type == WEB_ACL]
+    if not acls:
+        return []
+    regional = [a for a in acls if a.props.get("scope") == "REGIONAL"]
+    cloudfront = [a for a in acls if a.props.get("scope") == "CLOUDFRONT"]
+    associations = [r for r in resources if r.type == WEB_ACL_ASSOCIATION]
+    out = []
+    for r in resources:
+        if r.type == STAGE and not any(
+            a.refers_to("resourceArn", r) and any(a.refers_to("webAclArn", acl) for acl in regional)
+            for a in associations
+        ):
+            out.append((r.key, "API stage without a REGIONAL WAF web ACL association"))
+        if r.type == DISTRIBUTION and not any(r.refers_to("webAclId", acl) for acl in cloudfront):
+            out.append((r.key, "CloudFront distribution without a CLOUDFRONT WAF web ACL (webAclId)"))
+    return out
+
+
 RESOURCE_RULES: tuple[ResourceRule, ...] = (
     ResourceRule(
         "iam-no-wildcards",
@@ -437,7 +599,18 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
     ResourceRule("log-retention", "Every log group has a retention period.", check_log_retention),
     ResourceRule("dynamodb-pitr", "Every DynamoDB table has point-in-time recovery.", check_pitr),
     ResourceRule(
-        "api-write-auth", "API methods that write need an API key or IAM (or an authorizer).", check_api_write_auth
+        "lambda-reserved-concurrency", "Every Lambda function has reserved concurrency.", check_reserved_concurrency
+    ),
+    ResourceRule("usage-plan-quota", "Every API usage plan has a quota (limit and period).", check_usage_plan_quota),
+    ResourceRule(
+        "cloudfront-tls",
+        "Viewers reach CloudFront over HTTPS, TLS 1.2 or later where settable (not with the default certificate).",
+        check_cloudfront_tls,
+    ),
+    ResourceRule(
+        "kms-service-principal-condition",
+        "A service principal in a KMS key policy is pinned by aws:SourceAccount or aws:SourceArn.",
+        check_kms_service_conditions,
     ),
     ResourceRule(
         "async-failure-destination",
@@ -466,6 +639,21 @@ STACK_RULES: tuple[StackRule, ...] = (
         check_async_lambda_failures,
     ),
     StackRule("sqs-source-redrive", "Queues Lambda consumes have a redrive policy.", check_sqs_sources_redrive),
+    StackRule(
+        "api-auth",
+        "Every API method needs an authorizer, IAM or an API key; only OPTIONS and GET /openapi.json are public.",
+        check_api_auth,
+    ),
+    StackRule(
+        "cors-no-wildcard-with-auth",
+        "No CORS answer admits '*' on a stack whose API has an authorizer.",
+        check_cors_with_auth,
+    ),
+    StackRule(
+        "waf-coverage",
+        "With WAF on (a web ACL in the stack), every API stage and CloudFront distribution is behind one.",
+        check_waf_coverage,
+    ),
 )
 
 

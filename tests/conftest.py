@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from local.offline import OFFLINE_AWS
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 os.environ.update(
     {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        **OFFLINE_AWS,
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon (Powertools turns it off outside Lambda anyway)
     }

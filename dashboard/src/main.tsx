@@ -1,27 +1,20 @@
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
-import { createApiClient } from "./api/client";
-import { App } from "./components/App";
+import { Auth } from "./auth/auth";
+import { Session } from "./components/Session";
 import { ErrorState } from "./components/States";
 import { loadConfig } from "./config";
-import { ServicesContext } from "./context";
-import { ConnectionTracker } from "./lib/connection";
 import "./styles.css";
 
 const root = createRoot(document.getElementById("root") as HTMLElement);
 
 loadConfig().then(
   (config) => {
-    const queryClient = new QueryClient({ defaultOptions: { queries: { refetchOnWindowFocus: false } } });
-    const services = { api: createApiClient(config.apiUrl), tracker: new ConnectionTracker() };
+    const auth = new Auth(config.auth);
+    void auth.restore();
     root.render(
       <StrictMode>
-        <QueryClientProvider client={queryClient}>
-          <ServicesContext.Provider value={services}>
-            <App />
-          </ServicesContext.Provider>
-        </QueryClientProvider>
+        <Session apiUrl={config.apiUrl} auth={auth} />
       </StrictMode>,
     );
   },
@@ -30,7 +23,8 @@ loadConfig().then(
       <main className="main">
         <ErrorState title="The dashboard is not configured" detail={`Couldn't read /config.json: ${err instanceof Error ? err.message : String(err)}`}>
           <p className="muted">
-            It should contain <code>{'{"apiUrl": "https://…"}'}</code>; <code>iops local</code> and <code>pulumi up</code> write it.
+            It should contain <code>{'{"apiUrl": "https://…", "auth": {"region", "userPoolId", "clientId", "endpoint", "flow"}}'}</code>;{" "}
+            <code>iops local</code> and <code>pulumi up</code> write it.
           </p>
         </ErrorState>
       </main>,

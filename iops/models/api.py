@@ -13,14 +13,18 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.severity import Severity
-from iops.models.common import ENTITY_RE, MAX_LISTED_ITEMS, InsightType, anchored
+from iops.models.common import (
+    ENTITY_RE,
+    INSIGHTS_DEFAULT_LIMIT,
+    INSIGHTS_MAX_LIMIT,
+    MAX_LISTED_ITEMS,
+    METRICS_MAX_LIMIT,
+    RECENT_DEFAULT_LIMIT,
+    InsightType,
+    anchored,
+)
 from iops.models.insight import Insight
 from iops.models.metric import MetricIn
-
-METRICS_MAX_LIMIT = 1000
-"""``GET /metrics?limit=``: at most this many points per page (the default too)."""
-INSIGHTS_MAX_LIMIT = 100
-"""``GET /insights?limit=`` and ``GET /insights/recent?limit=``: at most this many insights."""
 
 Entity = Annotated[str, Field(pattern=anchored(ENTITY_RE))]
 
@@ -76,8 +80,8 @@ class InsightsPage(BaseModel):
     nextToken: str | None
 
 
-def _page_size(maximum: int) -> Any:
-    return Field(None, ge=1, le=maximum, description="Page size")
+def _page_size(maximum: int, default: int) -> Any:
+    return Field(None, ge=1, le=maximum, description=f"Page size (default {default})")
 
 
 def _next_token() -> Any:
@@ -94,7 +98,7 @@ class MetricsQuery(BaseModel):
     )
     from_: str | None = Field(None, alias="from", description="Start, ISO 8601 or epoch seconds")
     to: str | None = Field(None, description="End, ISO 8601 or epoch seconds")
-    limit: int | None = _page_size(METRICS_MAX_LIMIT)
+    limit: int | None = _page_size(METRICS_MAX_LIMIT, METRICS_MAX_LIMIT)
     nextToken: str | None = _next_token()
 
 
@@ -105,14 +109,14 @@ class InsightsQuery(BaseModel):
     host: Entity | None = Field(None, description="Only insights about this host or stream")
     type: InsightType | None = Field(None, description="Only this insight type")
     since: str | None = Field(None, description="Only insights at or after this time")
-    limit: int | None = _page_size(INSIGHTS_MAX_LIMIT)
+    limit: int | None = _page_size(INSIGHTS_MAX_LIMIT, INSIGHTS_DEFAULT_LIMIT)
     nextToken: str | None = _next_token()
 
 
 class RecentInsightsQuery(BaseModel):
     """``GET /insights/recent``."""
 
-    limit: int | None = _page_size(INSIGHTS_MAX_LIMIT)
+    limit: int | None = _page_size(INSIGHTS_MAX_LIMIT, RECENT_DEFAULT_LIMIT)
 
 
 class InsightPath(BaseModel):

@@ -16,6 +16,14 @@ from typing import Any, Literal, get_args
 
 from detectors.contract import STREAM_PREFIX
 
+METRICS_MAX_LIMIT = 1000
+"""``GET /metrics?limit=``: at most this many points per page (the default too)."""
+INSIGHTS_MAX_LIMIT = 100
+"""``GET /insights?limit=`` and ``GET /insights/recent?limit=``: at most this many insights."""
+INSIGHTS_DEFAULT_LIMIT = 50
+RECENT_DEFAULT_LIMIT = 10
+
+
 HOSTNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,252}")
 """Matched with ``fullmatch`` everywhere: ``$`` would accept a trailing newline."""
 ENTITY_RE = re.compile(rf"(?:{re.escape(STREAM_PREFIX)})?{HOSTNAME_RE.pattern}")

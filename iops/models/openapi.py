@@ -21,6 +21,7 @@ OPENAPI_VERSION = "3.0.3"
 TITLE = "IOps Dashboard API"
 VERSION = "1.0.0"
 API_KEY_HEADER = "x-api-key"
+AUTHORIZATION_HEADER = "Authorization"
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,9 @@ def _check(route: Route, op: Operation, query: list[dict], path: list[dict]) -> 
     names = tuple(p["name"] for p in query)
     required = tuple(p["name"] for p in query if p["required"])
     if names != route.query or required != tuple(route.required_query):
-        raise RuntimeError(f"{route.method} {route.path}: query model has {names} (required {required}), route {route.query}")
+        raise RuntimeError(
+            f"{route.method} {route.path}: query model has {names} (required {required}), route {route.query}"
+        )
     in_path = tuple(re.findall(r"{(\w+)}", route.path))
     if tuple(p["name"] for p in path) != in_path:
         raise RuntimeError(f"{route.method} {route.path}: path model does not name {in_path}")
@@ -110,8 +113,12 @@ def openapi_document() -> dict[str, Any]:
     for route in ROUTES:
         op = ops[(route.method, route.path)]
         responses = {200: op.ok, **common_responses(), **op.responses}
+        if route.signed_in:
+            responses[401] = (models.api.Error, "No valid ID token of the user pool in Authorization")
         body = want(op.body, "validation") if op.body is not None else None
-        plan.append((route, op, body, {s: (want(tp, "serialization"), text) for s, (tp, text) in sorted(responses.items())}))
+        plan.append(
+            (route, op, body, {s: (want(tp, "serialization"), text) for s, (tp, text) in sorted(responses.items())})
+        )
     schema = models.schema
     refs, components = schema.component_schemas(wanted)
     paths: dict[str, dict] = {}
@@ -124,6 +131,8 @@ def openapi_document() -> dict[str, Any]:
             operation["parameters"] = query + path
         if route.api_key:
             operation["security"] = [{"ApiKey": []}]
+        elif route.signed_in:
+            operation["security"] = [{"UserPool": []}]
         if body is not None:
             operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": refs[body]}}}
         operation["responses"] = {str(status): _json(refs[key], text) for status, (key, text) in responses.items()}
@@ -134,6 +143,14 @@ def openapi_document() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER}},
+            "securitySchemes": {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER},
+                "UserPool": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": AUTHORIZATION_HEADER,
+                    "description": "A Cognito user-pool ID token, raw or after 'Bearer ' (`iops token`)",
+                },
+            },
         },
     }

@@ -1,4 +1,8 @@
-"""Browser end-to-end fixtures: `iops local` as a subprocess, Debian's Chromium via Playwright."""
+"""Browser end-to-end fixtures: `iops local` as a subprocess, Debian's Chromium via Playwright.
+
+`iops local` gets a known user and password (through the environment, never argv) so the tests sign
+in as a person would: on the dashboard's sign-in page.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,9 @@ CHROMIUM = Path(os.environ.get("IOPS_CHROMIUM", "/usr/bin/chromium"))
 DIST_INDEX = ROOT / "dashboard" / "dist" / "index.html"
 ARTIFACTS = ROOT / "test-artifacts"
 API_KEY = "e2e-key-0123456789"
+USER = "e2e-reader"
+PASSWORD = "E2e-Passw0rd!2026"  # meets the local pool's policy: 12+, upper, lower, digit, symbol
+SIGNED_IN = '[data-testid="signed-in-user"]'
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -57,6 +64,8 @@ def http_json(method: str, url: str, body: object | None = None, key: str | None
 class LocalSystem:
     url: str
     key: str
+    user: str = USER
+    password: str = PASSWORD
     log: list[str] = field(default_factory=list)
 
 
@@ -67,7 +76,7 @@ def local_system() -> Iterator[LocalSystem]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "local", "--port", str(port), "--api-key", API_KEY],
         cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "IOPS_LOCAL_USER": USER, "IOPS_LOCAL_PASSWORD": PASSWORD},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -92,8 +101,10 @@ def local_system() -> Iterator[LocalSystem]:
             system.log.append(line)
 
     threading.Thread(target=drain, daemon=True).start()
-    status, _ = http_json("GET", f"{system.url}/insights/recent?limit=1", key=None)
-    assert status == 200, "".join(system.log)
+    status, body = http_json("GET", f"{system.url}/insights/recent?limit=1", key=None)
+    assert status == 401, (status, body, "".join(system.log))  # reads need a signed-in user
+    status, config = http_json("GET", f"{system.url}/config.json", key=None)
+    assert status == 200 and config["auth"]["flow"] == "USER_PASSWORD_AUTH", config
     yield system
     proc.send_signal(signal.SIGINT)
     try:
@@ -114,11 +125,35 @@ def browser() -> Iterator[Any]:
 
 @dataclass
 class Probe:
-    """A page plus everything it complained about."""
+    """A page plus everything it complained about, requested, navigated to and logged."""
 
     page: Any
     errors: list[str] = field(default_factory=list)
     requests: list[tuple[str, str | None]] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
+    navigations: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+
+
+def _on_request(probe: Probe, request: Any) -> None:
+    probe.requests.append((request.url, request.headers.get("accept")))
+    if request.headers.get("authorization"):
+        probe.authorizations.append(request.headers["authorization"])
+
+
+def _on_console(probe: Probe, message: Any) -> None:
+    probe.console.append(message.text)
+    if message.type == "error":
+        probe.errors.append(f"console: {message.text}")
+
+
+def sign_in(page: Any, system: LocalSystem, url: str | None = None) -> None:
+    """Open `url` (default: the feed), which shows the sign-in page, and sign in as the local user."""
+    page.goto(url or system.url + "/")
+    page.fill('[data-testid="signin-form"] input[name="username"]', system.user)
+    page.fill('[data-testid="signin-form"] input[name="password"]', system.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector(SIGNED_IN)
 
 
 @pytest.fixture
@@ -138,9 +173,10 @@ def open_page(browser: Any) -> Iterator[Any]:
         page = ctx.new_page()
         page.set_default_timeout(15_000)
         probe = Probe(page)
-        page.on("console", lambda m: m.type == "error" and probe.errors.append(f"console: {m.text}"))
+        page.on("console", lambda m: _on_console(probe, m))
         page.on("pageerror", lambda e: probe.errors.append(f"pageerror: {e}"))
-        page.on("request", lambda r: probe.requests.append((r.url, r.headers.get("accept"))))
+        page.on("request", lambda r: _on_request(probe, r))
+        page.on("framenavigated", lambda f: probe.navigations.append(f.url))
         return probe
 
     yield make

@@ -1,8 +1,9 @@
 """A switchable HTTP proxy for the connection-status test.
 
 It forwards every request to the real ``iops local``, except ``/config.json``: that one it answers
-itself with its own URL, so the app talks to the proxy (``iops local``'s config.json names
-``iops local``'s configured URL, never the request's ``Host``). Switched to
+itself, ``iops local``'s own with the API and Cognito URLs pointed at the proxy, so the app and its
+sign-in talk to the proxy (``iops local``'s config.json names ``iops local``'s configured URL, never
+the request's ``Host``). Switched to
 ``failing``, it stops answering: it accepts the connection and closes it without a response,
 which the browser sees as a network error, like a server that went away.
 """
@@ -13,6 +14,7 @@ import http.client
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 HOP_BY_HOP = {
@@ -38,7 +40,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # no status line, no body: "the server stopped answering"
             return
         if self.path == "/config.json":
-            self._answer(200, json.dumps({"apiUrl": proxy.url}).encode(), {"Content-Type": "application/json"})
+            self._answer(200, json.dumps(proxy.config()).encode(), {"Content-Type": "application/json"})
             return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
@@ -83,6 +85,20 @@ class SwitchableProxy(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def config(self) -> dict[str, Any]:
+        """The target's config.json with every URL on the target moved to the proxy."""
+        conn = http.client.HTTPConnection(self.target.hostname, self.target.port, timeout=30)
+        try:
+            conn.request("GET", "/config.json", headers={"Accept": "application/json"})
+            config = json.loads(conn.getresponse().read())
+        finally:
+            conn.close()
+        config["apiUrl"] = self.url
+        endpoint = config["auth"].get("endpoint")
+        if endpoint:
+            config["auth"]["endpoint"] = self.url + urlsplit(endpoint).path
+        return config
 
     def set_failing(self, failing: bool) -> None:
         with self.lock:

@@ -1,4 +1,5 @@
-"""The dashboard in headless Chromium against a real `iops local` (see conftest.py).
+"""The dashboard in headless Chromium against a real `iops local` (see conftest.py), signed in
+as the local user the way a person does it (test_signin.py tests the sign-in itself).
 
 Screenshots go to test-artifacts/; the POST-to-visible-alert time is printed and written to
 test-artifacts/e2e-timings.json.
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import PHONE, LocalSystem, Probe, http_json, skip_reason
+from .conftest import PHONE, LocalSystem, Probe, http_json, sign_in, skip_reason
 from .proxy import SwitchableProxy
 
 pytestmark = [
@@ -75,7 +76,7 @@ def send_history_then_spike(system: LocalSystem, host: str) -> float:
 
 def test_page_loads_without_console_errors(local_system: LocalSystem, open_page: Any, artifacts: Path) -> None:
     probe: Probe = open_page()
-    probe.page.goto(local_system.url + "/")
+    sign_in(probe.page, local_system)
     wait_status(probe.page, "connected", 15)
     probe.page.wait_for_selector(FIRST_LOAD_DONE)
     if probe.page.locator('[data-testid="empty"]').count():  # a fresh system: the intentional empty state
@@ -85,6 +86,7 @@ def test_page_loads_without_console_errors(local_system: LocalSystem, open_page:
     polls = [(u, a) for u, a in probe.requests if "/insights/recent" in u]
     assert len(polls) >= 2, probe.requests
     assert all(a == "application/json" for _, a in polls), polls
+    assert len(probe.authorizations) >= len(polls)  # every API call carries the ID token
     assert any(u.endswith("/config.json") for u, _ in probe.requests)
 
     # A deep link to an insight that does not exist gets an intentional "not found" view.
@@ -98,7 +100,7 @@ def test_anomaly_reaches_the_feed_with_a_toast_then_the_host_chart(
     host = f"e2e-web-{random.randrange(10_000):04d}"
     probe = open_page()
     page = probe.page
-    page.goto(local_system.url + "/")
+    sign_in(page, local_system)
     wait_status(page, "connected", 15)
     page.wait_for_selector(FIRST_LOAD_DONE)
 
@@ -153,7 +155,11 @@ def test_anomaly_reaches_the_feed_with_a_toast_then_the_host_chart(
 
     # A fresh load (deep link, then the feed on a phone, dark scheme) shows the alert but no toast for it.
     phone = open_page(PHONE, phone=True, dark=True)
-    phone.page.goto(detail_url)
+    phone.page.goto(detail_url)  # a deep link signs in first, then shows what it links to
+    phone.page.wait_for_selector('[data-testid="signin-form"]')
+    assert phone.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "horizontal overflow"
+    phone.page.screenshot(path=str(artifacts / "signin-phone.png"))
+    sign_in(phone.page, local_system, detail_url)
     phone.page.wait_for_selector('[data-testid="insight-detail"]')
     phone.page.goto(local_system.url + "/")
     phone.page.wait_for_selector(card)
@@ -175,7 +181,8 @@ def test_status_turns_to_error_after_three_failed_polls_and_recovers(
     with SwitchableProxy(local_system.url) as proxy:
         probe = open_page()
         page = probe.page
-        page.goto(proxy.url + "/")  # config.json served through the proxy points the app at the proxy
+        # The proxy's config.json points the app, and its sign-in, at the proxy.
+        sign_in(page, local_system, proxy.url + "/")
         wait_status(page, "connected", 15)
         assert proxy.poll_count("answered") >= 1
 

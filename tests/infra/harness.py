@@ -35,6 +35,8 @@ class Rec:
     name: str
     inputs: dict[str, Any]
     outputs: dict[str, Any]
+    provider: str = ""
+    """The explicit provider's reference (``urn::id``), empty for the default provider."""
 
     def json_input(self, key: str) -> Any:
         value = self.inputs[key]
@@ -115,7 +117,7 @@ class Recorder(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         outputs = _fabricate(args.typ, args.name, dict(args.inputs))
-        self.graph.resources.append(Rec(args.typ, args.name, dict(args.inputs), outputs))
+        self.graph.resources.append(Rec(args.typ, args.name, dict(args.inputs), outputs, args.provider or ""))
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:

@@ -127,8 +127,13 @@ def test_the_api_refuses_a_function_map_that_does_not_cover_the_routes() -> None
                 functions={},
                 throttle_rate_limit=1,
                 throttle_burst_limit=1,
-                allowed_origins=["*"],
+                allowed_origins=["https://dashboard.example.com"],
                 log_retention_days=1,
+                user_pool_arn="arn:aws:cognito-idp:us-east-1:123456789012:userpool/p",
+                writers=["w"],
+                writer_rate_limit=1,
+                writer_burst_limit=1,
+                writer_quota_per_day=1,
             ),
         )
 

@@ -77,6 +77,11 @@ TLS_DENY = {
     "Condition": {"Bool": {"aws:SecureTransport": "false"}},
 }
 ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/t"
+ACM_CERT = {"acmCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/c", "sslSupportMethod": "sni-only"}
+CDN_OK = {
+    "defaultCacheBehavior": {"viewerProtocolPolicy": "redirect-to-https"},
+    "viewerCertificate": {"cloudfrontDefaultCertificate": True},
+}
 
 BAD = [
     ("iam-no-wildcards", "aws:iam/rolePolicy:RolePolicy", {"policy": allow("*", ARN)}),
@@ -131,10 +136,32 @@ BAD = [
     ("log-retention", rules.LOG_GROUP, {"name": "/aws/lambda/x"}),
     ("log-retention", rules.LOG_GROUP, {"name": "/aws/lambda/x", "retentionInDays": 0}),
     ("dynamodb-pitr", rules.TABLE, {"serverSideEncryption": {"enabled": True}}),
-    ("api-write-auth", rules.REST_METHOD, {"httpMethod": "POST", "authorization": "NONE", "apiKeyRequired": False}),
-    ("api-write-auth", rules.REST_METHOD, {"httpMethod": "delete", "authorization": "NONE"}),
-    ("api-write-auth", rules.HTTP_ROUTE, {"routeKey": "PUT /metrics", "authorizationType": "NONE"}),
-    ("api-write-auth", rules.FUNCTION_URL, {"authorizationType": "NONE"}),
+    ("lambda-reserved-concurrency", rules.FUNCTION, {"name": "f", "memorySize": 128}),
+    ("lambda-reserved-concurrency", rules.FUNCTION, {"name": "f", "reservedConcurrentExecutions": -1}),
+    ("usage-plan-quota", rules.USAGE_PLAN, {"throttleSettings": {"rateLimit": 10, "burstLimit": 20}}),
+    ("usage-plan-quota", rules.USAGE_PLAN, {"quotaSettings": {"limit": 1000}}),
+    ("usage-plan-quota", rules.USAGE_PLAN, {"quotaSettings": {"limit": 0, "period": "DAY"}}),
+    ("cloudfront-tls", rules.DISTRIBUTION, {**CDN_OK, "viewerCertificate": {**ACM_CERT, "minimumProtocolVersion": "TLSv1"}}),
+    ("cloudfront-tls", rules.DISTRIBUTION, {**CDN_OK, "viewerCertificate": {**ACM_CERT, "minimumProtocolVersion": "TLSv1.1_2016"}}),
+    ("cloudfront-tls", rules.DISTRIBUTION, {**CDN_OK, "viewerCertificate": ACM_CERT}),
+    ("cloudfront-tls", rules.DISTRIBUTION, {**CDN_OK, "defaultCacheBehavior": {"viewerProtocolPolicy": "allow-all"}}),
+    (
+        "kms-service-principal-condition",
+        "aws:kms/key:Key",
+        {"policy": allow(["kms:Decrypt"], "*", Principal={"Service": "events.amazonaws.com"})},
+    ),
+    (
+        "kms-service-principal-condition",
+        "aws:kms/keyPolicy:KeyPolicy",
+        {
+            "policy": allow(
+                ["kms:Decrypt"],
+                "*",
+                Principal={"Service": ["sns.amazonaws.com"]},
+                Condition={"StringEquals": {"kms:ViaService": "sns.us-east-1.amazonaws.com"}},
+            )
+        },
+    ),
     (
         "async-failure-destination",
         rules.EVENT_SOURCE_MAPPING,
@@ -181,9 +208,41 @@ GOOD = [
     ("encryption-at-rest", rules.TABLE, TABLE_OK),
     ("encryption-at-rest", rules.KINESIS, {"encryptionType": "KMS", "kmsKeyId": "alias/aws/kinesis"}),
     ("encryption-at-rest", rules.QUEUE, {"kmsMasterKeyId": "alias/aws/sqs"}),
-    ("api-write-auth", rules.REST_METHOD, {"httpMethod": "POST", "authorization": "NONE", "apiKeyRequired": True}),
-    ("api-write-auth", rules.REST_METHOD, {"httpMethod": "PUT", "authorization": "AWS_IAM"}),
-    ("api-write-auth", rules.REST_METHOD, {"httpMethod": "GET", "authorization": "NONE"}),
+    ("lambda-reserved-concurrency", rules.FUNCTION, {"name": "f", "reservedConcurrentExecutions": 5}),
+    ("lambda-reserved-concurrency", rules.FUNCTION, {"name": "off", "reservedConcurrentExecutions": 0}),
+    ("usage-plan-quota", rules.USAGE_PLAN, {"quotaSettings": {"limit": 1000, "period": "DAY"}}),
+    # The default *.cloudfront.net certificate: CloudFront fixes its minimum protocol (docs/security.md).
+    ("cloudfront-tls", rules.DISTRIBUTION, CDN_OK),
+    ("cloudfront-tls", rules.DISTRIBUTION, {**CDN_OK, "viewerCertificate": {**ACM_CERT, "minimumProtocolVersion": "TLSv1.2_2021"}}),
+    (
+        "kms-service-principal-condition",
+        "aws:kms/key:Key",
+        {
+            "policy": allow(
+                ["kms:Decrypt"],
+                "*",
+                Principal={"Service": "events.amazonaws.com"},
+                Condition={"StringEquals": {"aws:SourceAccount": "123456789012"}},
+            )
+        },
+    ),
+    (
+        "kms-service-principal-condition",
+        "aws:kms/key:Key",
+        {
+            "policy": allow(
+                ["kms:Decrypt"],
+                "*",
+                Principal={"Service": "sns.amazonaws.com"},
+                Condition={"ArnLike": {"AWS:SourceArn": "arn:aws:sns:us-east-1:123456789012:t"}},
+            )
+        },
+    ),
+    (
+        "kms-service-principal-condition",
+        "aws:kms/key:Key",
+        {"policy": allow("kms:*", "*", Principal={"AWS": "arn:aws:iam::123456789012:root"})},
+    ),
     ("async-failure-destination", rules.EVENT_SOURCE_MAPPING, {"eventSourceArn": "arn:aws:sqs:us-east-1:1:q"}),
     ("s3-tls-only-policy", rules.BUCKET_POLICY, {"policy": json.dumps({"Statement": [TLS_DENY]})}),
 ]
@@ -265,6 +324,90 @@ def test_function_with_on_failure_destination_passes_async_rule() -> None:
         ),
     ]
     assert rules.check_async_lambda_failures(rules.link_by_value([*res, *extra])) == []
+
+
+def _rule(name: str):
+    return {r.name: r for r in rules.STACK_RULES}[name].check
+
+
+def _relinked(res: list[rules.Res], key: str, **props: object) -> list[rules.Res]:
+    """``_edit``, with the value links made again (an edited reference no longer links)."""
+    return rules.link_by_value([rules.Res(r.type, r.key, r.props) for r in _edit(res, key, **props)])
+
+
+def test_api_auth_allows_only_preflight_and_the_openapi_document_without_auth() -> None:
+    res = as_resources(graph("dev"))
+    check = _rule("api-auth")
+    assert check(res) == []
+    public = {
+        (r.props["httpMethod"], r.key)
+        for r in res
+        if r.type == rules.REST_METHOD and r.props["authorization"] == "NONE" and not r.props.get("apiKeyRequired")
+    }
+    assert {k for m, k in public if m != "OPTIONS"} == {"ingest-rest-get-openapi-json"}
+    # A read route opened, the writer's key dropped, an authorizer type without its authorizer: each reported.
+    opened = _edit(res, "ingest-rest-get-insights", authorization="NONE", authorizerId=None)
+    assert check(opened) == [("ingest-rest-get-insights", "GET /insights with authorization 'NONE' and no API key")]
+    assert [k for k, _ in check(_edit(res, "ingest-rest-post-metrics", apiKeyRequired=False))] == [
+        "ingest-rest-post-metrics"
+    ]
+    assert [k for k, _ in check(_edit(res, "ingest-rest-get-metrics", authorizerId=None))] == [
+        "ingest-rest-get-metrics"
+    ]
+    extra = [
+        rules.Res(rules.HTTP_ROUTE, "r", {"routeKey": "GET /insights", "authorizationType": "NONE"}),
+        rules.Res(rules.HTTP_ROUTE, "ok", {"routeKey": "GET /openapi.json", "authorizationType": "NONE"}),
+        rules.Res(rules.FUNCTION_URL, "u", {"authorizationType": "NONE"}),
+    ]
+    assert [k for k, _ in check([*res, *extra])] == ["r", "u"]
+
+
+def test_cors_wildcard_is_refused_once_the_api_has_an_authorizer() -> None:
+    res = as_resources(graph("dev"))
+    check = _rule("cors-no-wildcard-with-auth")
+    assert check(res) == []
+    header = "gatewayresponse.header.Access-Control-Allow-Origin"
+    unauthorized = next(r for r in res if r.key == "ingest-rest-unauthorized")
+    star = _edit(res, unauthorized.key, responseParameters={**unauthorized.props["responseParameters"], header: "'*'"})
+    assert [k for k, _ in check(star)] == ["ingest-rest-unauthorized"]
+    fn = next(r for r in res if r.key == "ai-insights-api-fn")
+    env = {"variables": {**fn.props["environment"]["variables"], rules.CORS_ENV: "https://a.example.com,*"}}
+    assert [k for k, _ in check(_edit(res, fn.key, environment=env))] == ["ai-insights-api-fn"]
+    # Without any authorizer the rule has nothing to protect.
+    no_auth = [
+        rules.Res(r.type, r.key, {**r.props, "authorization": "NONE"}, r.refs) if r.type == rules.REST_METHOD else r
+        for r in _edit(res, fn.key, environment=env)
+    ]
+    assert check(no_auth) == []
+
+
+def test_waf_coverage_bites_on_prod_and_is_silent_without_waf() -> None:
+    res = as_resources(graph("prod"))
+    check = _rule("waf-coverage")
+    assert check(res) == []
+    assert [k for k, _ in check(_without(res, "ingest-rest-waf"))] == ["ingest-rest-stage"]
+    assert [k for k, _ in check(_relinked(res, "site-cdn", webAclId=None))] == ["site-cdn"]
+    regional = next(r for r in res if r.type == rules.WEB_ACL and r.props["scope"] == "REGIONAL")
+    cloudfront = next(r for r in res if r.type == rules.WEB_ACL and r.props["scope"] == "CLOUDFRONT")
+    # the distribution given the regional ACL: the wrong scope is no cover
+    assert [k for k, _ in check(_relinked(res, "site-cdn", webAclId=regional.props["arn"]))] == ["site-cdn"]
+    assert check(_relinked(res, "site-cdn", webAclId=cloudfront.props["arn"])) == []
+    assert check(as_resources(graph("dev"))) == []  # dev: wafEnabled false, no ACL, nothing to cover
+
+
+def test_the_program_with_an_uncapped_function_fails_the_pack() -> None:
+    g = run_program("dev", {"queryReservedConcurrency": -1})
+    found = {(rule, key) for rule, key, _ in rules.violations(as_resources(g))}
+    assert found == {("lambda-reserved-concurrency", "ingest-query-fn")}
+
+
+def test_kms_rule_passes_the_stacks_keys_and_they_are_not_vacuous() -> None:
+    keys = graph("prod").of_type(rules.KMS_KEY)
+    services = [
+        s for k in keys for s in k.json_input("policy")["Statement"] if "Service" in s.get("Principal", {})
+    ]
+    assert keys and len(services) >= 3
+    assert all(rules.check_kms_service_conditions(k.type, k.outputs) == [] for k in keys)
 
 
 # --- The pack, as pulumi_policy runs it ------------------------------------------------------------

@@ -112,8 +112,9 @@ def test_api_routes_throttling_and_key(graph) -> None:
     assert len([m for m in methods if m[0] == "OPTIONS"]) == len(paths)  # CORS preflight per path
     settings = graph.one("aws:apigateway/methodSettings:MethodSettings", "throttling").inputs["settings"]
     assert (settings["throttlingRateLimit"], settings["throttlingBurstLimit"]) == (10000, 5000)
-    plan = graph.one("aws:apigateway/usagePlan:UsagePlan", "usage-plan")
-    assert plan.inputs["throttleSettings"] == {"rateLimit": 10000, "burstLimit": 5000}
+    (plan,) = graph.of_type("aws:apigateway/usagePlan:UsagePlan")  # dev names one writer, `local`
+    assert plan.inputs["throttleSettings"] == {"rateLimit": 100, "burstLimit": 200}
+    assert plan.inputs["quotaSettings"] == {"limit": 1_000_000, "period": "DAY"}
     assert graph.of_type("aws:apigateway/usagePlanKey:UsagePlanKey")
     stage = graph.one("aws:apigateway/stage:Stage", "stage")
     assert stage.inputs["xrayTracingEnabled"] is True

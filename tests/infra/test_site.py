@@ -68,18 +68,29 @@ def test_cloudfront_uses_oac_https_security_headers_and_spa_routing(graph) -> No
         and sec["strictTransportSecurity"]["accessControlMaxAgeSec"] >= 31_536_000
     )
     assert (
-        "connect-src 'self' https://*.execute-api.us-east-1.amazonaws.com"
-        in sec["contentSecurityPolicy"]["contentSecurityPolicy"]
+        "connect-src 'self' https://*.execute-api.us-east-1.amazonaws.com https://cognito-idp.us-east-1.amazonaws.com;"
+        in sec["contentSecurityPolicy"]["contentSecurityPolicy"]  # the API, and Cognito for signing in
     )
     spa = graph.one("aws:cloudfront/function:Function", "site-spa-routing")
     assert behavior["functionAssociations"] == [{"eventType": "viewer-request", "functionArn": spa.outputs["arn"]}]
     assert "/index.html" in spa.inputs["code"]
 
 
-def test_config_json_carries_the_api_url_and_the_build_is_uploaded(graph) -> None:
+def test_config_json_carries_the_api_url_and_the_user_pool_and_the_build_is_uploaded(graph) -> None:
     config = graph.one(OBJ, "site-config-json").inputs
     api_url = graph.one("aws:apigateway/stage:Stage", "stage").outputs["invokeUrl"]
-    assert json.loads(config["content"]) == {"apiUrl": api_url}
+    pool = graph.one("aws:cognito/userPool:UserPool", "auth-pool")
+    client = graph.one("aws:cognito/userPoolClient:UserPoolClient", "auth-dashboard-client")
+    assert json.loads(config["content"]) == {
+        "apiUrl": api_url,
+        "auth": {
+            "region": "us-east-1",
+            "userPoolId": f"{pool.name}-id",
+            "clientId": f"{client.name}-id",
+            "endpoint": None,
+            "flow": "USER_SRP_AUTH",  # the password never leaves the browser (docs/signin.md)
+        },
+    }
     assert config["cacheControl"] == "no-cache" and config["contentType"] == "application/json"
     files = {o.inputs["key"]: o.inputs for o in graph.of_type(OBJ) if o.name.startswith("site-file-")}
     if (ROOT / "dashboard" / "dist" / "index.html").is_file():
@@ -98,16 +109,20 @@ def test_dashboard_url_is_exported_and_alert_links_use_it(graph) -> None:
     assert ai.inputs["environment"]["variables"]["DASHBOARD_URL"] == url
 
 
-def test_cors_default_is_any_origin_and_a_configured_list_gets_the_dashboard_first() -> None:
-    g = run_program("dev", {"allowedOrigins": ["https://ops.example.com"]})
+def test_cors_is_the_dashboard_then_the_configured_origins_never_any() -> None:
     url = "https://site-cdn.cloudfront.net"
-    for fn in ("ingest-ingest", "ai-insights-api"):
-        env = g.one("aws:lambda/function:Function", fn).inputs["environment"]["variables"]
-        assert env["ALLOWED_ORIGINS"] == f"{url},https://ops.example.com"
-    preflight = g.one("aws:apigateway/integrationResponse:IntegrationResponse", "options-metrics").inputs
-    assert preflight["responseParameters"]["method.response.header.Access-Control-Allow-Origin"] == f"'{url}'"
+    for extra in ([], ["https://ops.example.com"]):
+        g = run_program("dev", {"allowedOrigins": extra})
+        for fn in ("ingest-ingest", "ingest-query", "ai-insights-api"):
+            env = g.one("aws:lambda/function:Function", fn).inputs["environment"]["variables"]
+            assert env["ALLOWED_ORIGINS"] == ",".join([url, *extra])
+        preflight = g.one("aws:apigateway/integrationResponse:IntegrationResponse", "options-metrics").inputs
+        assert preflight["responseParameters"]["method.response.header.Access-Control-Allow-Origin"] == f"'{url}'"
 
 
-def test_site_can_be_switched_off() -> None:
-    g = run_program("dev", {"dashboardEnabled": "false"})
+def test_site_can_be_switched_off_when_other_origins_call_the_api() -> None:
+    g = run_program("dev", {"dashboardEnabled": "false", "allowedOrigins": ["https://ops.example.com"]})
     assert not g.of_type(CDN) and g.namespace["site"] is None
+    assert not [o for o in g.of_type(OBJ) if o.inputs["key"] == "config.json"]
+    env = g.one("aws:lambda/function:Function", "ai-insights-api").inputs["environment"]["variables"]
+    assert env["ALLOWED_ORIGINS"] == "https://ops.example.com"

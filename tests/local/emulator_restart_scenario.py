@@ -14,6 +14,7 @@ import time
 
 from moto.server import ThreadedMotoServer
 
+from cli.token_cmd import AppClient, sign_in
 from local.emulator import free_port
 from local.system import LocalSystem
 from local.traffic import post
@@ -22,7 +23,11 @@ from tests.local.iops_process import http
 
 def main() -> None:
     logging.disable(logging.CRITICAL)
-    system = LocalSystem(port=free_port(), api_key="k").start()
+    system = LocalSystem(port=free_port(), writers={"local": "k"}).start()
+    assert system.pool is not None
+    token = sign_in(
+        AppClient(system.pool.region, system.pool.client_id, system.pool.endpoint), system.user, system.password
+    )
     url, host, t0 = system.url, "emu-restart", int(time.time()) - 4 * 3600
     acknowledged: list[int] = []
     outage: list[tuple[int, object]] = []
@@ -39,7 +44,7 @@ def main() -> None:
     port = int(system.emu.endpoint.rsplit(":", 1)[1])
     system.emu.server.stop()
     outage.append(http("POST", f"{url}/metrics", {"hostname": host, "timestamp": t0, "cpuUsage": 1}, key="k"))
-    outage.append(http("GET", f"{url}/insights/recent"))
+    outage.append(http("GET", f"{url}/insights/recent", token=token))
     client = threading.Thread(target=send, args=(150, 150))  # the demo keeps sending through the outage
     client.start()
     time.sleep(2.0)
@@ -47,11 +52,13 @@ def main() -> None:
     server.start()
     system.emu.server = server
     client.join(timeout=120)
-    status, page = http("GET", f"{url}/metrics?hostname={host}&limit=1000")
+    status, page = http("GET", f"{url}/metrics?hostname={host}&limit=1000", token=token)
     deadline = time.monotonic() + 60
     spike: list[dict] = []
     while not spike and time.monotonic() < deadline:
-        spike = [i for i in http("GET", f"{url}/insights?host={host}")[1]["insights"] if i["observed"] == 95.0]
+        spike = [
+            i for i in http("GET", f"{url}/insights?host={host}", token=token)[1]["insights"] if i["observed"] == 95.0
+        ]
         time.sleep(0.5)
     print(
         json.dumps(

@@ -21,22 +21,40 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class IopsLocal:
-    """Start, stop and restart ``iops local`` on a free port with a known API key."""
+    """Start, stop and restart ``iops local`` on a free port with a known API key; ``token`` signs its user in."""
 
     def __init__(
-        self, api_key: str = "hardening-key", port: int | None = None, extra_args: tuple[str, ...] = ()
+        self,
+        api_key: str = "hardening-key",
+        port: int | None = None,
+        extra_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+        keep: int | None = 200,
     ) -> None:
         self.api_key = api_key
         self.port = port or free_port()
         self.extra_args = extra_args
+        self.env = env or {}
         self.proc: subprocess.Popen[str] | None = None
-        self.output: deque[str] = deque(maxlen=200)
+        self.output: deque[str] = deque(maxlen=keep)
+        """What it printed: the last ``keep`` lines (every line when None)."""
+        self._token: str | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def token(self) -> str:
+        """An ID token of this run's user, as `iops token --api URL` prints it (signed in once per run)."""
+        if self._token is None:
+            from cli.token_cmd import local_token
+
+            self._token = local_token(self.url)
+        return self._token
+
     def start(self, timeout_s: float = 60) -> IopsLocal:
+        self._token = None
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -50,7 +68,7 @@ class IopsLocal:
                 *self.extra_args,
             ],
             cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -91,11 +109,15 @@ class IopsLocal:
             self.stop()
 
 
-def http(method: str, url: str, body: Any = None, key: str | None = None, timeout: float = 30) -> tuple[int, Any]:
-    """One request; the status and the JSON body (None when empty)."""
+def http(
+    method: str, url: str, body: Any = None, key: str | None = None, timeout: float = 30, token: str | None = None
+) -> tuple[int, Any]:
+    """One request (with a writer's ``key``, a user's ``token``); the status and the JSON body (None when empty)."""
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if key:
         headers["x-api-key"] = key
+    if token:
+        headers["Authorization"] = token
     data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else None)
     req = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:

@@ -6,26 +6,19 @@ The system runs as a user runs it (a subprocess); a tiny HTTP server stands in f
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.parse
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
 from local.alerts import VISIBILITY_S
-from local.emulator import free_port
+from tests.local.iops_process import IopsLocal, http
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "alerts-test-key"
 ALERTING = ("HIGH", "CRITICAL")
 
@@ -55,69 +48,27 @@ class _Hook(BaseHTTPRequestHandler):
         pass
 
 
-class Local:
-    """`iops local` in a subprocess; its output is collected line by line."""
+def local(*args: str, env: dict[str, str] | None = None) -> IopsLocal:
+    """`iops local` with the statistical detector, keeping every line it prints."""
+    return IopsLocal(api_key=KEY, extra_args=("--detectors", "statistical", *args), env=env, keep=None).start()
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.lines: list[str] = []
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cli.main",
-                "local",
-                "--port",
-                str(self.port),
-                "--api-key",
-                KEY,
-                "--detectors",
-                "statistical",
-                *args,
-            ],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self.ready.wait(60):
-            self.proc.kill()
-            pytest.fail("iops local did not start: " + "".join(self.lines))
 
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append(line)
-            if KEY in line:
-                self.ready.set()
+def post(system: IopsLocal, metrics: list[dict]) -> None:
+    status, body = http("POST", f"{system.url}/metrics", {"metrics": metrics}, key=KEY)
+    assert status == 200 and body["accepted"] == len(metrics), body
 
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        assert self.proc.wait(timeout=20) == 0
 
-    def post(self, metrics: list[dict]) -> None:
-        req = urllib.request.Request(
-            f"{self.url}/metrics",
-            data=json.dumps({"metrics": metrics}).encode(),
-            headers={"Content-Type": "application/json", "x-api-key": KEY},
-            method="POST",
-        )
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            assert json.loads(resp.read())["accepted"] == len(metrics)
-
-    def insights(self, host: str) -> list[dict]:
-        out, token = [], None
-        while True:
-            query = {"host": host, "limit": "100", **({"nextToken": token} if token else {})}
-            with urllib.request.urlopen(f"{self.url}/insights?{urllib.parse.urlencode(query)}", timeout=30) as resp:
-                page = json.loads(resp.read())
-            out += page["insights"]
-            token = page.get("nextToken")
-            if not token:
-                return out
+def insights(system: IopsLocal, host: str) -> list[dict]:
+    """Every insight of ``host``, page by page, as a signed-in reader lists them."""
+    out, token = [], None
+    while True:
+        query = {"host": host, "limit": "100", **({"nextToken": token} if token else {})}
+        status, page = http("GET", f"{system.url}/insights?{urllib.parse.urlencode(query)}", token=system.token)
+        assert status == 200, page
+        out += page["insights"]
+        token = page.get("nextToken")
+        if not token:
+            return out
 
 
 def flat_then_spike(host: str, start: float) -> list[dict]:
@@ -143,11 +94,11 @@ def wait_for(predicate, timeout: float, what: str):
     pytest.fail(f"timed out waiting for {what}")
 
 
-def settled_insights(system: Local, hosts: list[str]) -> list[dict]:
+def settled_insights(system: IopsLocal, hosts: list[str]) -> list[dict]:
     """All insights of ``hosts`` once their number has not changed for two seconds."""
     last, since = -1, time.monotonic()
     while True:
-        found = [i for h in hosts for i in system.insights(h)]
+        found = [i for h in hosts for i in insights(system, h)]
         if len(found) != last:
             last, since = len(found), time.monotonic()
         elif time.monotonic() - since > 2:
@@ -167,27 +118,27 @@ def receiver() -> Iterator[Receiver]:
 @pytest.mark.slow
 def test_one_webhook_delivery_per_high_or_critical_insight_and_none_for_lower(receiver: Receiver) -> None:
     # Bedrock on, as in the stack: the emulator has no Converse, so every insight takes the template path.
-    system = Local("--alerts-webhook", receiver.url, env={"ANOMALY_THRESHOLD": "0.45", "BEDROCK_ENABLED": "true"})
+    system = local("--alerts-webhook", receiver.url, env={"ANOMALY_THRESHOLD": "0.45", "BEDROCK_ENABLED": "true"})
     try:
         start = time.time() - 300 * 60
         hosts = ["alert-flat", "alert-saw"]
-        system.post(flat_then_spike(hosts[0], start) + sawtooth_with_bumps(hosts[1], start))
-        wait_for(lambda: any(i["observed"] == 97.0 for i in system.insights(hosts[0])), 20, "the spike's insight")
-        insights = settled_insights(system, hosts)
-        alerting = {i["alert_id"] for i in insights if i["severity"] in ALERTING}
-        lower = [i for i in insights if i["severity"] not in ALERTING]
+        post(system, flat_then_spike(hosts[0], start) + sawtooth_with_bumps(hosts[1], start))
+        wait_for(lambda: any(i["observed"] == 97.0 for i in insights(system, hosts[0])), 20, "the spike's insight")
+        found = settled_insights(system, hosts)
+        alerting = {i["alert_id"] for i in found if i["severity"] in ALERTING}
+        lower = [i for i in found if i["severity"] not in ALERTING]
         assert alerting, "no HIGH/CRITICAL insight: nothing to alert on"
         assert lower, "no LOW/MEDIUM insight: 'none for lower ones' would be untested"
-        for i in insights:
+        for i in found:
             assert i["explanation"] and i["recommendations"], i
             assert "claude" not in i["model_used"], i  # the template, not the model
         wait_for(lambda: len(receiver.bodies) >= len(alerting), 20, f"{len(alerting)} webhook deliveries")
         time.sleep(VISIBILITY_S + 1)  # an alert delivered but not deleted would come back by now
     finally:
-        system.stop()
+        assert system.stop() == 0
     delivered = Counter(re.search(r"\(id ([^)]+)\)$", b["Message"]).group(1) for b in receiver.bodies)
     assert delivered == Counter(alerting)  # exactly once each, nothing for LOW/MEDIUM
-    by_id = {i["alert_id"]: i for i in insights}
+    by_id = {i["alert_id"]: i for i in found}
     for body in receiver.bodies:
         assert body["Type"] == "Notification"
         assert body["TopicArn"].endswith(":iops-local-alerts")
@@ -201,20 +152,20 @@ def test_one_webhook_delivery_per_high_or_critical_insight_and_none_for_lower(re
         assert insight["explanation"] in body["Message"]
         assert f"First step: {insight['recommendations'][0]}." in body["Message"]
         assert f"{system.url}/insights/{insight['alert_id']}" in body["Message"]
-    print(f"insights: {len(insights)} ({len(lower)} below HIGH), webhook deliveries: {len(receiver.bodies)}")
+    print(f"insights: {len(found)} ({len(lower)} below HIGH), webhook deliveries: {len(receiver.bodies)}")
     sample = next(b for b in receiver.bodies if "alert-flat" in b["Message"])
     print("delivered:", json.dumps(sample, indent=2))
 
 
 @pytest.mark.slow
 def test_without_a_webhook_alerts_are_printed() -> None:
-    system = Local()
+    system = local()
     try:
-        system.post(flat_then_spike("console-flat", time.time() - 300 * 60))
-        wait_for(lambda: any("ALERT IOps" in line for line in system.lines), 20, "a printed alert")
+        post(system, flat_then_spike("console-flat", time.time() - 300 * 60))
+        wait_for(lambda: any("ALERT IOps" in line for line in system.output), 20, "a printed alert")
         time.sleep(2)
     finally:
-        system.stop()
-    printed = [line for line in system.lines if line.startswith("ALERT ")]
+        assert system.stop() == 0
+    printed = [line for line in system.output if line.startswith("ALERT ")]
     assert printed == ["ALERT IOps CRITICAL: cpuUsage on console-flat\n"]
-    assert any("IOps Dashboard CRITICAL alert" in line and "console-flat" in line for line in system.lines)
+    assert any("IOps Dashboard CRITICAL alert" in line and "console-flat" in line for line in system.output)

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from handlers.definitions import ROUTES, match_route
+from iops.models.common import INSIGHTS_MAX_LIMIT, METRICS_MAX_LIMIT
 from local.lambda_runtime import LocalContext
 from local.server import proxy_event
 
@@ -93,6 +94,19 @@ def test_bad_input_is_a_json_4xx(aws, method, path, query, raw, status) -> None:
     got, body = call(method, path, query, raw=raw)
     assert got == status
     assert isinstance(body, dict) and body.get("message")
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "maximum"),
+    [
+        ("/metrics", "hostname=h&", METRICS_MAX_LIMIT),
+        ("/insights", "", INSIGHTS_MAX_LIMIT),
+        ("/insights/recent", "", INSIGHTS_MAX_LIMIT),
+    ],
+)
+def test_page_size_is_bounded_by_the_documented_maximum(aws, path: str, query: str, maximum: int) -> None:
+    assert call("GET", path, f"{query}limit={maximum}")[0] == 200
+    assert call("GET", path, f"{query}limit={maximum + 1}")[0] == 400
 
 
 def test_openapi_document_covers_every_route(aws) -> None:

@@ -256,7 +256,7 @@ def test_iops_local_restart_mid_demo_keeps_the_client_going() -> None:
         server = restarted.start()
         thread.join(timeout=60)
         assert not thread.is_alive() and len(acknowledged) == 100
-        status, page = http("GET", f"{server.url}/metrics?hostname={host}&limit=1000")
+        status, page = http("GET", f"{server.url}/metrics?hostname={host}&limit=1000", token=server.token)
         assert status == 200
         assert sorted(p["timestamp"] for p in page["metrics"]) == sorted(
             iso(m["timestamp"] * 1000) for m in acknowledged

@@ -5,6 +5,10 @@ Schemathesis turns the document into Hypothesis strategies, valid (positive) and
 document (status, content type, body schema, headers) and, for errors, be a JSON ``{"message"}``.
 Derandomized, so CI is reproducible; ``IOPS_FUZZ_EXAMPLES`` raises the count for a longer hunt.
 
+Excluded for ``POST /metrics`` negative cases: ``negative_data_rejection``. A batch whose invalid
+metrics sit beside valid ones answers the documented 207 (the valid ones stored, the others listed);
+the test asserts instead that no invalid request is ever a 200 and every 207 rejects something.
+
 Excluded check: ``positive_data_acceptance`` (a schema-valid request must not get a 400): JSON
 Schema cannot say "an opaque nextToken this API issued" or "a timestamp no later than tomorrow",
 so valid-looking tokens and far-future times are rightly refused with a documented 400.
@@ -29,6 +33,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi import checks as openapi_checks
 
+from handlers.definitions import match_route
 from iops.dal.metrics import DYNAMODB_MIN_MAGNITUDE
 from iops.models.common import MAX_ABS_VALUE, MIN_EPOCH_S, RESERVED, iso
 from tests.local.iops_process import IopsLocal, http
@@ -64,18 +69,18 @@ def server() -> Iterator[IopsLocal]:
         ]
         assert http("POST", f"{srv.url}/metrics", {"metrics": series}, key=srv.api_key)[0] == 200
         deadline = time.monotonic() + 60
-        while not http("GET", f"{srv.url}/insights/recent")[1] and time.monotonic() < deadline:
+        while not http("GET", f"{srv.url}/insights/recent", token=srv.token)[1] and time.monotonic() < deadline:
             time.sleep(0.5)
         yield srv
 
 
 def test_seeded_insights_conform(server: IopsLocal, api: schemathesis.BaseSchema) -> None:
     """Every insight the AI tier made, listed and fetched by id, matches the document."""
-    status, recent = http("GET", f"{server.url}/insights/recent?limit=100")
+    status, recent = http("GET", f"{server.url}/insights/recent?limit=100", token=server.token)
     assert status == 200 and recent, "the seeded spike produced no insight"
     for insight in recent:
         case = api["/insights/{id}"]["GET"].Case(path_parameters={"id": insight["alert_id"]})
-        response = case.call(timeout=30)
+        response = case.call(timeout=30, headers={"Authorization": server.token})
         assert response.status_code == 200
         case.validate_response(response)
         assert json.loads(response.content) == insight
@@ -84,7 +89,7 @@ def test_seeded_insights_conform(server: IopsLocal, api: schemathesis.BaseSchema
 @pytest.fixture(scope="module")
 def api(server: IopsLocal) -> schemathesis.BaseSchema:
     schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
-    schema.config.update(base_url=server.url, headers={"x-api-key": server.api_key})
+    schema.config.update(base_url=server.url, headers={"x-api-key": server.api_key, "Authorization": server.token})
     return schema
 
 
@@ -113,20 +118,31 @@ CASES = [
 def test_generated_requests(api: schemathesis.BaseSchema, method: str, path: str, mode: GenerationMode) -> None:
     operation = api[path][method]
     sent: list[int] = []
+    excluded = [openapi_checks.positive_data_acceptance]
+    partial = method == "POST" and mode is GenerationMode.NEGATIVE
+    if partial:  # a batch with some invalid metrics stores the valid ones: a documented 207, checked below
+        excluded.append(openapi_checks.negative_data_rejection)
 
     @FUZZ
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: schemathesis.Case) -> None:
         response = case.call(timeout=30)
         sent.append(response.status_code)
-        case.validate_response(response, excluded_checks=[openapi_checks.positive_data_acceptance])
+        case.validate_response(response, excluded_checks=excluded)
         assert_json_error(response.status_code, response.headers.get("content-type", [""])[0], response.content)
+        if partial:
+            assert response.status_code != 200, "an invalid request was stored whole"
+            if response.status_code == 207:
+                assert json.loads(response.content)["rejected"] >= 1
 
     run()
     print(f"{method} {path} {mode.value}: {len(sent)} requests, statuses {dict(sorted(Counter(sent).items()))}")
     assert len(sent) >= min(EXAMPLES, 20), f"only {len(sent)} requests generated"
     if method == "POST" and mode is GenerationMode.POSITIVE:
         assert any(s in (200, 207) for s in sent), f"no generated metric was ever stored: {sorted(set(sent))}"
+    if method == "GET" and mode is GenerationMode.POSITIVE:
+        assert 401 not in sent, "the signed-in user's token was not sent"
+        assert any(s in (200, 404) for s in sent), f"no generated read was answered: {sorted(set(sent))}"
 
 
 METRIC_NAMES = st.from_regex(r"\A[A-Za-z][A-Za-z0-9_.]{0,20}\Z").filter(lambda n: n not in RESERVED)
@@ -159,7 +175,7 @@ def test_generated_valid_metrics_round_trip(server: IopsLocal, batch: list[dict]
     """Whatever valid metrics are acknowledged read back exactly: values, names and times."""
     status, body = http("POST", f"{server.url}/metrics", {"metrics": batch}, key=server.api_key)
     assert status == 200 and body["accepted"] == len(batch), body
-    status, page = http("GET", f"{server.url}/metrics?hostname={batch[0]['hostname']}&limit=1000")
+    status, page = http("GET", f"{server.url}/metrics?hostname={batch[0]['hostname']}&limit=1000", token=server.token)
     assert status == 200
     got = {p["timestamp"]: p for p in page["metrics"]}
     assert len(got) == len(batch)
@@ -193,19 +209,52 @@ SEGMENTS = st.lists(
 
 
 @FUZZ
-@given(method=METHODS, segments=SEGMENTS, key=st.sampled_from([None, "wrong", "fuzz-key"]))
+@given(
+    method=METHODS,
+    segments=SEGMENTS,
+    key=st.sampled_from([None, "wrong", "fuzz-key"]),
+    auth=st.sampled_from([None, "garbage", "valid"]),
+)
 def test_any_method_and_path_gets_a_json_answer(
-    server: IopsLocal, method: str, segments: list[str], key: str | None
+    server: IopsLocal, method: str, segments: list[str], key: str | None, auth: str | None
 ) -> None:
-    """Outside the document too: unknown paths and methods, missing or wrong keys; never a 5xx."""
+    """Outside the document too: unknown paths and methods, missing or wrong keys and tokens; never a 5xx."""
     path = "/" + "/".join(quote(s, safe="") for s in segments)
     headers = {"Accept": "application/json", **({"x-api-key": key} if key else {})}
+    if auth:
+        headers["Authorization"] = server.token if auth == "valid" else "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"
     resp = requests.request(method, f"{server.url}{path}", headers=headers, timeout=30)
     assert resp.status_code < 500, (method, path, resp.status_code, resp.text[:200])
     if method != "HEAD" and resp.status_code >= 400:
         assert_json_error(resp.status_code, resp.headers.get("Content-Type", ""), resp.content)
     if method == "POST" and path == "/metrics" and key != "fuzz-key":
         assert resp.status_code == 403
+    found = match_route(method, path)
+    if found is not None and found[0].signed_in and auth != "valid":
+        assert resp.status_code == 401, (method, path, resp.status_code)
+
+
+JWT_PART = st.binary(max_size=300).map(lambda b: base64.urlsafe_b64encode(b).decode().rstrip("="))
+PRINTABLE = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=400)
+AUTHORIZATION = (
+    st.tuples(JWT_PART, JWT_PART, JWT_PART).map(".".join)
+    | st.tuples(st.just('{"alg":"none","typ":"JWT"}'), JWT_PART).map(
+        lambda p: base64.urlsafe_b64encode(p[0].encode()).decode().rstrip("=") + "." + p[1] + "."
+    )
+    | PRINTABLE
+    | PRINTABLE.map(lambda t: "Bearer " + t)
+)
+"""What an attacker might put in Authorization: three base64 parts, ``alg: none``, any printable text."""
+SIGNED_IN_GETS = ["/metrics?hostname=seed-01", "/insights", "/insights/recent", "/insights/any-id"]
+
+
+@FUZZ
+@given(authorization=AUTHORIZATION, path=st.sampled_from(SIGNED_IN_GETS))
+def test_garbage_tokens_are_json_401(server: IopsLocal, authorization: str, path: str) -> None:
+    """A signed-in route refuses anything but the pool's own ID token with a JSON 401, never a 5xx."""
+    resp = requests.get(f"{server.url}{path}", headers={"Authorization": authorization}, timeout=30)
+    assert resp.status_code == 401, (authorization[:80], resp.status_code, resp.text[:200])
+    assert_json_error(resp.status_code, resp.headers.get("Content-Type", ""), resp.content)
 
 
 def _deep(depth: int, opener: str) -> str:
@@ -232,7 +281,8 @@ TOKENS = (
 def test_forged_tokens_are_json_400(server: IopsLocal, token: str, path: str) -> None:
     """Any nextToken this API did not issue (deep JSON, random bytes, a fake signature) is a 400."""
     sep = "&" if "?" in path else "?"
-    resp = requests.get(f"{server.url}{path}{sep}nextToken={quote(token, safe='')}", timeout=30)
+    url = f"{server.url}{path}{sep}nextToken={quote(token, safe='')}"
+    resp = requests.get(url, headers={"Authorization": server.token}, timeout=30)
     assert resp.status_code in (400, 414), (resp.status_code, resp.text[:200])
     if resp.status_code == 400:
         assert_json_error(resp.status_code, resp.headers.get("Content-Type", ""), resp.content)
@@ -264,7 +314,7 @@ def test_stored_metrics_read_back_after_fuzzing(server: IopsLocal) -> None:
         key=server.api_key,
     )
     assert status == 200 and body["accepted"] == 1
-    status, page = http("GET", f"{server.url}/metrics?hostname=after-fuzz")
+    status, page = http("GET", f"{server.url}/metrics?hostname=after-fuzz", token=server.token)
     assert status == 200 and page["metrics"] == [
         {"hostname": "after-fuzz", "timestamp": "2026-01-01T00:00:00.000Z", "cpuUsage": 12.5}
     ]

@@ -107,6 +107,8 @@ def test_one_update_per_host_and_timestamp(ddb) -> None:
 
     split = [{**m, "memoryUsage": 50} for m in json.loads(body(40, "c"))["metrics"]]
     split = [{k: v for k, v in m.items() if k != "cpuUsage"} for m in split] + json.loads(body(40, "c"))["metrics"]
-    result = ingest_logic.ingest(Spy(), IngestSettings.from_env().metrics_table, json.dumps(split), 500, 90, time.monotonic() + 5)
+    result = ingest_logic.ingest(
+        Spy(), IngestSettings.from_env().metrics_table, json.dumps(split), 500, 90, time.monotonic() + 5
+    )
     assert result.accepted == 80 and len(keys) == len(set(keys)) == 40
     assert all({"cpuUsage", "memoryUsage"} <= set(p) for p in stored(ddb, IngestSettings.from_env().metrics_table, "c"))

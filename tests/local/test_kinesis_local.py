@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.token_cmd import local_token
 from detectors.contract import STREAM_PREFIX
 from local.emulator import free_port
 
@@ -30,8 +31,10 @@ MINUTES = 60
 pytestmark = pytest.mark.slow
 
 
-def get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=30) as resp:
+def get(url: str, token: str) -> dict:
+    """A signed-in reader's GET (``token`` from `iops token`)."""
+    req = urllib.request.Request(url, headers={"Authorization": token})
+    with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())
 
 
@@ -84,6 +87,7 @@ def wait_for(what: str, check, timeout: float = 180.0):
 
 def test_degraded_stream_gets_metrics_and_an_insight(local) -> None:
     api, endpoint = local
+    token = local_token(api)
     demo = subprocess.run(
         [
             sys.executable, "-m", "cli.main", "demo", "--kinesis", "--endpoint", endpoint,
@@ -99,15 +103,15 @@ def test_degraded_stream_gets_metrics_and_an_insight(local) -> None:
     streams = ("ib_stream_1", "ib_stream_2", "ib_stream_3")
 
     def all_minutes() -> dict[str, list[dict]] | None:
-        got = {s: get(f"{api}/metrics?hostname={STREAM_PREFIX}{s}&limit=100")["metrics"] for s in streams}
+        got = {s: get(f"{api}/metrics?hostname={STREAM_PREFIX}{s}&limit=100", token)["metrics"] for s in streams}
         return got if all(len(v) >= MINUTES - 2 for v in got.values()) else None
 
     metrics = wait_for("every stream's closed minutes", all_minutes)
 
     def settled_insights() -> dict[str, list[dict]] | None:
-        first = {s: get(f"{api}/insights?host={STREAM_PREFIX}{s}&limit=100")["insights"] for s in streams}
+        first = {s: get(f"{api}/insights?host={STREAM_PREFIX}{s}&limit=100", token)["insights"] for s in streams}
         time.sleep(3)
-        again = {s: get(f"{api}/insights?host={STREAM_PREFIX}{s}&limit=100")["insights"] for s in streams}
+        again = {s: get(f"{api}/insights?host={STREAM_PREFIX}{s}&limit=100", token)["insights"] for s in streams}
         return again if first == again and again[degraded] else None
 
     insights = wait_for("the AI tier to settle", settled_insights)

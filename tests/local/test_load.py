@@ -47,8 +47,8 @@ def test_the_loss_check_notices_a_missing_metric(server: IopsLocal) -> None:
     metrics = [{"hostname": "loss-check", "timestamp": 1_700_000_000 + i, "cpuUsage": 1} for i in range(3)]
     assert client.request("POST", "/metrics", {"metrics": metrics}, key=server.api_key)[0] == 200
     stored = {1_700_000_000, 1_700_000_001, 1_700_000_002}
-    assert load.missing_metrics(server.url, {"loss-check": stored}) == 0
-    assert load.missing_metrics(server.url, {"loss-check": stored | {1_700_000_003}}) == 1
+    assert load.missing_metrics(server.url, {"loss-check": stored}, server.token) == 0
+    assert load.missing_metrics(server.url, {"loss-check": stored | {1_700_000_003}}, server.token) == 1
 
 
 def test_concurrent_writers_of_the_same_samples_lose_nothing(server: IopsLocal) -> None:
@@ -74,7 +74,7 @@ def test_concurrent_writers_of_the_same_samples_lose_nothing(server: IopsLocal) 
         t.start()
     for t in threads:
         t.join()
-    client = load.Client(server.url)
+    client = load.Client(server.url, server.token)
     stored = {}
     for host in hosts:
         status, page = client.request("GET", f"/metrics?hostname={host}&limit=1000")

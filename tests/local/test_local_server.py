@@ -8,7 +8,9 @@ against a real ``iops local`` subprocess: each must get a JSON 4xx, the connecti
 request's thread is done), and the server must still answer afterwards.
 
 The rest pins the behaviour the rewrite on werkzeug keeps: the API key on write routes, CORS,
-404/405 JSON, a crashing handler as a 502, the 10 MB limit, the dashboard with its SPA fallback.
+404/405 JSON, a crashing handler as a 502, the 10 MB limit, the dashboard with its SPA fallback;
+and, in process with tokens of a test key, the sign-in check (401) and the authorizer's claims in
+the event (tests/local/test_auth_local.py checks sign-in against the emulator's real user pool).
 """
 
 from __future__ import annotations
@@ -28,12 +30,30 @@ import pytest
 import requests
 from werkzeug.test import Client
 
-from handlers.definitions import INGEST_FN, INSIGHTS_FN, QUERY_FN
+from handlers.definitions import INGEST_FN, INSIGHTS_FN, QUERY_FN, ROUTES
+from iops.auth import TokenVerifier
+from local.cognito import UserPool
 from local.server import MAX_PAYLOAD, NOT_BUILT, LocalApi, make_app
 from tests.local.iops_process import IopsLocal
+from tests.local.tokens import CLIENT_ID, POOL_ID, REGION, Signer
 
 KEY = "server-test-key"
+WRITERS = {"test-writer": KEY}
 A400 = "a" * 400
+SIGNER = Signer()
+POOL = UserPool(REGION, POOL_ID, CLIENT_ID, endpoint="http://127.0.0.1:9")
+"""The in-process servers' pool: tokens of `SIGNER`; its Cognito endpoint is never called here."""
+TOKEN = SIGNER.token()
+AUTH = {"Authorization": TOKEN}
+
+
+def verifier() -> TokenVerifier:
+    return TokenVerifier(REGION, POOL_ID, CLIENT_ID, SIGNER.jwks())
+
+
+def local_api(dashboard_dir: Path, **kwargs: object) -> LocalApi:
+    """The API in this process on a free port, its users signed in with `SIGNER`'s tokens."""
+    return LocalApi(0, WRITERS, POOL, verifier(), dashboard_dir=dashboard_dir, **kwargs)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -121,11 +141,14 @@ class Target:
     url: str
     """The URL the system was configured with (the one `iops local` prints)."""
     socket_timeout: float
+    token: str
+    """An ID token the server accepts."""
 
     def still_serving(self) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/config.json", timeout=10) as resp:
             assert resp.status == 200
-            assert json.loads(resp.read()) == {"apiUrl": self.url}
+            config = json.loads(resp.read())
+            assert config["apiUrl"] == self.url and config["auth"]["endpoint"] == self.url + "/cognito-idp/"
 
 
 class FakeLambdas:
@@ -191,7 +214,7 @@ def fakes() -> FakeLambdas:
 def inproc(tmp_path_factory: pytest.TempPathFactory, fakes: FakeLambdas) -> Iterator[LocalApi]:
     """The server in this process: fake Lambdas, a built dashboard, a 1 s socket timeout."""
     dist = built_dashboard(tmp_path_factory.mktemp("dist"))
-    with serving(LocalApi(0, KEY, dashboard_dir=dist, handlers=fakes.table(), socket_timeout=1.0)) as api:
+    with serving(local_api(dist, handlers=fakes.table(), socket_timeout=1.0)) as api:
         yield api
 
 
@@ -205,11 +228,11 @@ def iops_local() -> Iterator[IopsLocal]:
 def target(request: pytest.FixtureRequest) -> Target:
     if request.param == "in-process":
         api: LocalApi = request.getfixturevalue("inproc")
-        return Target("in-process", api.server_address[1], api.public_url, 1.0)
+        return Target("in-process", api.server_address[1], api.public_url, 1.0, TOKEN)
     srv: IopsLocal = request.getfixturevalue("iops_local")
     banner = next(line for line in srv.output if "IOps Dashboard (local) at" in line)
     printed = banner.split(" at ", 1)[1].strip()
-    return Target("iops-local", srv.port, printed, 30.0)
+    return Target("iops-local", srv.port, printed, 30.0, srv.token)
 
 
 # --- finding 8, against both servers ---------------------------------------------------------
@@ -226,10 +249,14 @@ LONG_PATHS = [
 
 @pytest.mark.parametrize("path", LONG_PATHS, ids=["root", "asset", "nested", "insight-id", "metrics-sub", "json"])
 def test_a_400_character_path_segment_is_a_json_4xx(target: Target, path: str) -> None:
-    reply = exchange(target.port, request(path, "Accept: application/json"))
+    signed_in = f"Authorization: {target.token}"
+    reply = exchange(target.port, request(path, "Accept: application/json", signed_in))
     assert_json_4xx(reply)
-    reply = exchange(target.port, request(path))  # no Accept at all, as curl sends it
+    if path.startswith("/insights/"):
+        assert reply.status == 404  # the route's handler answered: no such insight
+    reply = exchange(target.port, request(path, signed_in))  # no Accept at all, as curl sends it
     assert_json_4xx(reply)
+    assert_json_4xx(exchange(target.port, request(path)))  # nor a token
     target.still_serving()
 
 
@@ -268,7 +295,8 @@ def test_config_json_carries_the_configured_url_never_the_host_header(target: Ta
     for data in forged:
         reply = exchange(target.port, data)
         assert reply.status == 200
-        assert reply.json() == {"apiUrl": target.url}
+        config = reply.json()
+        assert config["apiUrl"] == target.url and config["auth"]["endpoint"] == target.url + "/cognito-idp/"  # type: ignore[index]
         assert b"evil" not in reply.body
     assert target.url == f"http://127.0.0.1:{target.port}"
     target.still_serving()
@@ -392,13 +420,14 @@ def test_write_routes_need_the_api_key_like_api_gateway(inproc: LocalApi, fakes:
     resp = requests.post(url(inproc, "/metrics"), data=body, headers={"X-API-KEY": KEY}, timeout=10)
     assert resp.status_code == 200 and resp.json() == {"accepted": 1}
     assert len(fakes.events) == before + 1
-    assert requests.get(url(inproc, "/insights/recent"), timeout=10).status_code == 200  # reads need no key
+    assert requests.post(url(inproc, "/metrics"), data=body, headers=AUTH, timeout=10).status_code == 403
+    assert requests.get(url(inproc, "/insights/recent"), headers=AUTH, timeout=10).status_code == 200  # no key
 
 
 def test_the_handler_gets_api_gateways_proxy_event(inproc: LocalApi, fakes: FakeLambdas) -> None:
     resp = requests.get(
         url(inproc, "/metrics?hostname=web-01&limit=5&limit=7&empty="),
-        headers={"X-Custom_Header": "kept", "Accept": "application/json"},
+        headers={"X-Custom_Header": "kept", "Accept": "application/json", **AUTH},
         timeout=10,
     )
     assert resp.status_code == 200
@@ -410,12 +439,13 @@ def test_the_handler_gets_api_gateways_proxy_event(inproc: LocalApi, fakes: Fake
     assert event["body"] is None and event["isBase64Encoded"] is False
     requests.post(url(inproc, "/metrics"), data=b"\xff\xfe", headers={"x-api-key": KEY}, timeout=10)
     assert fakes.events[-1]["isBase64Encoded"] is True and fakes.events[-1]["body"] == "//4="
-    requests.get(url(inproc, "/insights/a%2Fb"), timeout=10)
+    assert "authorizer" not in fakes.events[-1]["requestContext"]  # the ingest route has no authorizer
+    requests.get(url(inproc, "/insights/a%2Fb"), headers=AUTH, timeout=10)
     assert fakes.events[-1]["pathParameters"] == {"id": "a%2Fb"}  # the encoded path, as before
 
 
 def test_the_handlers_response_is_passed_through(inproc: LocalApi) -> None:
-    resp = requests.get(url(inproc, "/metrics?hostname=x"), timeout=10)
+    resp = requests.get(url(inproc, "/metrics?hostname=x"), headers=AUTH, timeout=10)
     assert resp.json() == {"echo": "/metrics"}
     assert resp.headers["X-One"] == "1" and resp.headers["X-Many"] == "a, b"
     assert resp.headers["Content-Length"] == str(len(resp.content))  # the handler's wrong length is not sent
@@ -423,9 +453,9 @@ def test_the_handlers_response_is_passed_through(inproc: LocalApi) -> None:
 
 def test_a_failing_handler_is_a_502_like_api_gateway(inproc: LocalApi) -> None:
     for ident in ("crash", "nonsense"):
-        resp = requests.get(url(inproc, f"/insights/{ident}"), timeout=10)
+        resp = requests.get(url(inproc, f"/insights/{ident}"), headers=AUTH, timeout=10)
         assert resp.status_code == 502 and resp.json() == {"message": "Internal server error"}
-    assert requests.get(url(inproc, "/insights/recent"), timeout=10).status_code == 200
+    assert requests.get(url(inproc, "/insights/recent"), headers=AUTH, timeout=10).status_code == 200
 
 
 def test_unknown_routes_and_methods_are_json_404_and_405(inproc: LocalApi) -> None:
@@ -474,34 +504,120 @@ def test_the_dashboard_and_its_spa_fallback(inproc: LocalApi) -> None:
 
 
 def test_a_dashboard_not_built_says_how_to_build_it(tmp_path: Path) -> None:
-    with serving(LocalApi(0, KEY, dashboard_dir=tmp_path)) as api:
+    with serving(local_api(tmp_path)) as api:
         resp = requests.get(url(api, "/"), timeout=10)
         assert resp.status_code == 200 and resp.text == NOT_BUILT
         assert requests.get(url(api, "/app.js"), timeout=10).status_code == 404
         assert requests.get(url(api, f"/assets/{A400}.js"), timeout=10).status_code == 404
-        assert requests.get(url(api, "/config.json"), timeout=10).json() == {"apiUrl": api.base_url}
+        assert requests.get(url(api, "/config.json"), timeout=10).json()["apiUrl"] == api.base_url
 
 
 def test_a_configured_public_url_is_what_config_json_says(tmp_path: Path) -> None:
-    with serving(LocalApi(0, KEY, dashboard_dir=tmp_path, public_url="https://iops.example:9443/")) as api:
+    with serving(local_api(tmp_path, public_url="https://iops.example:9443/")) as api:
         assert api.public_url == "https://iops.example:9443"
         resp = requests.get(url(api, "/config.json"), headers={"Host": "other.example"}, timeout=10)
-        assert resp.json() == {"apiUrl": "https://iops.example:9443"}
+        assert resp.json() == {
+            "apiUrl": "https://iops.example:9443",
+            "auth": {
+                "region": REGION,
+                "userPoolId": POOL_ID,
+                "clientId": CLIENT_ID,
+                "endpoint": "https://iops.example:9443/cognito-idp/",
+                "flow": "USER_PASSWORD_AUTH",
+            },
+        }
 
 
 def test_a_port_in_use_is_an_os_error(inproc: LocalApi) -> None:
     with pytest.raises(OSError):
-        LocalApi(inproc.server_address[1], KEY)
+        LocalApi(inproc.server_address[1], WRITERS, POOL, verifier())
 
 
 def test_the_wsgi_app_runs_in_process_without_a_socket(tmp_path: Path, fakes: FakeLambdas) -> None:
     """What an in-process client (schemathesis ``from_wsgi``, werkzeug's test client) calls."""
-    client = Client(make_app(KEY, "http://127.0.0.1:8000", built_dashboard(tmp_path), fakes.table()))
-    assert client.get("/config.json", headers={"Host": "evil.example"}).json == {"apiUrl": "http://127.0.0.1:8000"}
+    client = Client(
+        make_app(WRITERS, POOL, verifier(), "http://127.0.0.1:8000", built_dashboard(tmp_path), fakes.table())
+    )
+    assert client.get("/config.json", headers={"Host": "evil.example"}).json["apiUrl"] == "http://127.0.0.1:8000"
     assert client.post("/metrics", data=b"{}").status_code == 403
     resp = client.post("/metrics", data=b"{}", headers={"x-api-key": KEY})
     assert resp.status_code == 200 and fakes.events[-1]["body"] == "{}"
-    assert client.get("/insights/a%2Fb").status_code == 404 and fakes.events[-1]["pathParameters"] == {"id": "a%2Fb"}
-    assert client.get("/insights/crash").status_code == 502
+    assert client.get("/insights/a%2Fb").status_code == 401
+    resp = client.get("/insights/a%2Fb", headers=AUTH)
+    assert resp.status_code == 404 and fakes.events[-1]["pathParameters"] == {"id": "a%2Fb"}
+    assert client.get("/insights/crash", headers=AUTH).status_code == 502
     assert client.get(f"/assets/{A400}.js").status_code == 404
     assert client.post("/metrics", data=b"x" * (MAX_PAYLOAD + 1), headers={"x-api-key": KEY}).status_code == 413
+
+
+# --- signing in (in-process, tokens of a test key) ---------------------------------------------
+
+SIGNED_IN = [r for r in ROUTES if r.signed_in]
+
+
+def concrete(path: str) -> str:
+    return path.replace("{id}", "some-id")
+
+
+def refused_tokens() -> dict[str, str | None]:
+    """Every way a request can lack a valid token of `POOL` for its client."""
+    return {
+        "none": None,
+        "garbage": "not-a-token",
+        "forged": Signer(kid=SIGNER.kid).token(),  # another RSA key under the pool's key id
+        "expired": SIGNER.token(expires_in=-3600),
+        "other-pool": SIGNER.token(pool_id="us-east-1_otherpool"),
+        "other-client": SIGNER.token(client_id="another-client"),
+        "access-token": SIGNER.token(token_use="access"),
+    }
+
+
+def test_the_route_table_says_which_routes_need_a_user() -> None:
+    assert {(r.method, r.path) for r in ROUTES if not r.signed_in} == {("POST", "/metrics"), ("GET", "/openapi.json")}
+    assert {r.method for r in SIGNED_IN} == {"GET"} and len(SIGNED_IN) == 4
+
+
+@pytest.mark.parametrize("route", SIGNED_IN, ids=[r.path for r in SIGNED_IN])
+@pytest.mark.parametrize("kind", list(refused_tokens()))
+def test_signed_in_routes_refuse_a_missing_or_invalid_token(
+    inproc: LocalApi, fakes: FakeLambdas, route: object, kind: str
+) -> None:
+    token = refused_tokens()[kind]
+    before = len(fakes.events)
+    resp = requests.get(
+        url(inproc, concrete(route.path)), headers={"Authorization": token} if token else {}, timeout=10
+    )  # type: ignore[attr-defined]
+    assert resp.status_code == 401 and resp.json() == {"message": "Unauthorized"}
+    assert resp.headers["Content-Type"] == "application/json" and resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert len(fakes.events) == before, "the handler ran for a request API Gateway would refuse"
+    ok = requests.get(url(inproc, concrete(route.path)), headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)  # type: ignore[attr-defined]
+    assert ok.status_code in (200, 404) and len(fakes.events) == before + 1
+
+
+def test_public_routes_and_preflight_need_no_token(inproc: LocalApi) -> None:
+    assert requests.get(url(inproc, "/openapi.json"), timeout=10).status_code == 200
+    resp = requests.options(
+        url(inproc, "/insights/recent"), headers={"Access-Control-Request-Headers": "authorization"}, timeout=10
+    )
+    assert resp.status_code == 204 and "Authorization" in resp.headers["Access-Control-Allow-Headers"].split(",")
+
+
+def test_the_handler_gets_the_authorizers_claims(inproc: LocalApi, fakes: FakeLambdas) -> None:
+    token = SIGNER.token(**{"cognito:username": "alice", "email_verified": True})
+    assert (
+        requests.get(url(inproc, "/insights/recent"), headers={"Authorization": token}, timeout=10).status_code == 200
+    )
+    claims = fakes.events[-1]["requestContext"]["authorizer"]["claims"]
+    assert claims["cognito:username"] == "alice" and claims["aud"] == CLIENT_ID and claims["token_use"] == "id"
+    assert claims["iss"] == f"https://cognito-idp.{REGION}.amazonaws.com/{POOL_ID}"
+    assert all(isinstance(v, str) for v in claims.values())  # API Gateway passes every claim as a string
+    assert claims["email_verified"] == "true"
+    assert re.fullmatch(r"\w{3} \w{3} \d{2} \d{2}:\d{2}:\d{2} UTC \d{4}", claims["exp"]), claims["exp"]
+
+
+def test_only_the_configured_writers_keys_write(tmp_path: Path, fakes: FakeLambdas) -> None:
+    app = make_app({"a": "key-of-a", "b": "key-of-b"}, POOL, verifier(), handlers=fakes.table())
+    client = Client(app)
+    for key, status in (("key-of-a", 200), ("key-of-b", 200), ("key-of-c", 403), ("key-of-", 403), ("", 403)):
+        assert client.post("/metrics", data=b"{}", headers={"x-api-key": key}).status_code == status, key
+    assert app.writer("key-of-b") == "b" and app.writer("key-of-c") is None

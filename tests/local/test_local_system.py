@@ -18,15 +18,17 @@ from tests.local.iops_process import IopsLocal
 KEY = "test-key-123"
 
 
-def http(method: str, url: str, body: object | None = None, key: str | None = KEY) -> tuple[int, object]:
-    return iops_process.http(method, url, body, key=key)
+def http(
+    method: str, url: str, body: object | None = None, key: str | None = KEY, token: str | None = None
+) -> tuple[int, object]:
+    return iops_process.http(method, url, body, key=key, token=token)
 
 
 @pytest.fixture(scope="module")
-def local_url():
+def server():
     server = IopsLocal(api_key=KEY).start()
     assert any(server.url in line for line in server.output), list(server.output)
-    yield server.url
+    yield server
     assert server.stop() == 0
     deadline = time.monotonic() + 5
     while not any("stopping" in line for line in server.output) and time.monotonic() < deadline:
@@ -34,20 +36,33 @@ def local_url():
     assert any("stopping" in line for line in server.output), list(server.output)
 
 
-def test_hundred_metrics_round_trip(local_url) -> None:
+@pytest.fixture(scope="module")
+def local_url(server: IopsLocal) -> str:
+    return server.url
+
+
+@pytest.fixture(scope="module")
+def token(server: IopsLocal) -> str:
+    """The local user's ID token (what `iops token` prints): every read needs it."""
+    return server.token
+
+
+def test_hundred_metrics_round_trip(local_url, token) -> None:
     start = time.time() - 200 * 60
     metrics = [{"hostname": "rt-host", "timestamp": start + 60 * i, "cpuUsage": 10 + i % 3} for i in range(100)]
     status, body = http("POST", f"{local_url}/metrics", {"metrics": metrics})
     assert status == 200 and body["accepted"] == 100
-    status, page = http("GET", f"{local_url}/metrics?hostname=rt-host")
+    status, page = http("GET", f"{local_url}/metrics?hostname=rt-host", token=token)
     assert status == 200 and len(page["metrics"]) == 100
 
 
-def test_api_key_is_enforced_like_api_gateway(local_url) -> None:
+def test_api_key_is_enforced_like_api_gateway(local_url, token) -> None:
     one = {"hostname": "k", "timestamp": time.time(), "cpuUsage": 1}
     assert http("POST", f"{local_url}/metrics", one, key=None)[0] == 403
     assert http("POST", f"{local_url}/metrics", one, key="wrong")[0] == 403
-    assert http("GET", f"{local_url}/insights/recent", key=None)[0] == 200
+    assert http("POST", f"{local_url}/metrics", one, key=None, token=token)[0] == 403  # a user is no writer
+    assert http("GET", f"{local_url}/insights/recent", key=None, token=token)[0] == 200
+    assert http("GET", f"{local_url}/insights/recent", key=KEY)[0] == 401  # a writer is no reader
 
 
 def test_bad_input_never_5xx(local_url) -> None:
@@ -65,7 +80,7 @@ def test_bad_input_never_5xx(local_url) -> None:
     assert http("DELETE", f"{local_url}/metrics")[0] == 405
 
 
-def test_spike_becomes_an_insight_within_ten_seconds(local_url) -> None:
+def test_spike_becomes_an_insight_within_ten_seconds(local_url, token) -> None:
     start = time.time() - 400 * 60
     normal = [{"hostname": "spiky", "timestamp": start + 60 * i, "cpuUsage": 30 + (i % 5) * 0.7} for i in range(300)]
     assert http("POST", f"{local_url}/metrics", {"metrics": normal})[0] == 200
@@ -75,15 +90,15 @@ def test_spike_becomes_an_insight_within_ten_seconds(local_url) -> None:
     assert http("POST", f"{local_url}/metrics", {"hostname": "spiky", "timestamp": spike_ts, "cpuUsage": 99})[0] == 200
     found = None
     while time.monotonic() - sent < 10 and found is None:
-        _, page = http("GET", f"{local_url}/insights?host=spiky")
+        _, page = http("GET", f"{local_url}/insights?host=spiky", token=token)
         found = next((i for i in page["insights"] if i["observed"] == 99), None)
         time.sleep(0.2)
     assert found, "no insight for the spike within 10 s"
     latency = time.monotonic() - sent
     print(f"spike to insight: {latency:.2f} s")
-    _, recent = http("GET", f"{local_url}/insights/recent?limit=100")
+    _, recent = http("GET", f"{local_url}/insights/recent?limit=100", token=token)
     assert found["alert_id"] in {i["alert_id"] for i in recent}
-    status, one = http("GET", f"{local_url}/insights/{found['alert_id']}")
+    status, one = http("GET", f"{local_url}/insights/{found['alert_id']}", token=token)
     assert status == 200 and one == found
     assert found["explanation"] and found["recommendations"]
 
@@ -101,11 +116,11 @@ def demo(url: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_demo_finds_the_key_of_the_local_system_by_itself(local_url) -> None:
+def test_demo_finds_the_key_of_the_local_system_by_itself(local_url, token) -> None:
     run = demo(local_url)
     assert run.returncode == 0, run.stderr
     assert "using the API key of the iops local" in run.stderr
-    status, page = http("GET", f"{local_url}/metrics?hostname=web-01")
+    status, page = http("GET", f"{local_url}/metrics?hostname=web-01", token=token)
     assert status == 200 and page["metrics"]
 
 

@@ -307,7 +307,9 @@ def test_replay_of_a_failed_batch_rescores_it(aws, ddb) -> None:
         {"hostname": "f-01", "timestamp": NOW - 3000 + 60 * i, "cpuUsage": 99.0 if i == 7 else 20.0} for i in range(10)
     ]
     assert call("POST", "/metrics", body=spike)[0] == 200
-    items = replay.stored_items(ddb, IngestSettings.from_env().metrics_table, int((NOW - 4000) * 1000), int(NOW * 1000), None)
+    items = replay.stored_items(
+        ddb, IngestSettings.from_env().metrics_table, int((NOW - 4000) * 1000), int(NOW * 1000), None
+    )
     proc = processor(ddb, {"a": Spike("a"), "stat": StatisticalDetector()})
     for event in replay.replay_events(items):
         assert not process_batch(proc, event["Records"], time.monotonic() + 30, replay=True).failed

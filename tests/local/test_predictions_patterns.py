@@ -195,14 +195,16 @@ def test_iops_demo_on_iops_local_yields_a_prediction_and_a_pattern() -> None:
         deadline = time.monotonic() + 60
         while (prediction is None or pattern is None) and time.monotonic() < deadline:
             time.sleep(1)
-            prediction = next(iter(http("GET", f"{url}/insights?type=prediction")[1]["insights"]), None)
-            pattern = next(iter(http("GET", f"{url}/insights?type=pattern")[1]["insights"]), None)
+            prediction = next(
+                iter(http("GET", f"{url}/insights?type=prediction", token=local.token)[1]["insights"]), None
+            )
+            pattern = next(iter(http("GET", f"{url}/insights?type=pattern", token=local.token)[1]["insights"]), None)
         assert prediction and pattern, "no prediction or pattern within 60 s of the demo"
         assert prediction["entity_id"] == leak_host and prediction["metric"] == "memoryUsage"
         assert epoch(prediction["eta"]) > time.time(), "the ETA must come before the limit is hit"
         assert prediction["limit"] == 95 and prediction["observed"] < 95
         assert len(pattern["affected_hosts"]) >= 3 and set(pattern["affected_hosts"]) <= spiking
         for alert_id in pattern["related"]:
-            status, member = http("GET", f"{url}/insights/{alert_id}")
+            status, member = http("GET", f"{url}/insights/{alert_id}", token=local.token)
             assert status == 200 and member["type"] == "anomaly" and pattern["alert_id"] in member["related"]
         assert local.stop() == 0

@@ -24,7 +24,12 @@ def record(seq: int, host: str, ts: float, **values: float) -> dict:
         "eventName": "INSERT",
         "eventSource": "aws:dynamodb",
         "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/m/stream/x",
-        "dynamodb": {"Keys": {}, "NewImage": item, "SequenceNumber": f"{seq:021d}", "StreamViewType": METRICS.stream_view},
+        "dynamodb": {
+            "Keys": {},
+            "NewImage": item,
+            "SequenceNumber": f"{seq:021d}",
+            "StreamViewType": METRICS.stream_view,
+        },
     }
 
 
@@ -148,7 +153,9 @@ def test_state_is_stored_compressed_and_old_json_state_still_reads(ddb) -> None:
     proc = processor(ddb)
     for batch in spiky_batches():
         process_batch(proc, batch, time.monotonic() + 60)
-    item = ddb.get_item(TableName=AiSettings.from_env().state_table, Key={"seriesKey": {"S": "web-01#cpuUsage"}})["Item"]
+    item = ddb.get_item(TableName=AiSettings.from_env().state_table, Key={"seriesKey": {"S": "web-01#cpuUsage"}})[
+        "Item"
+    ]
     stored = item["state"]["B"]
     state = decode_state(item["state"])
     plain = state.to_json()

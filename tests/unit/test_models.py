@@ -14,8 +14,17 @@ from pydantic import ValidationError
 
 from detectors.severity import SEVERITIES, Severity
 from handlers.definitions import INSIGHTS, ROUTES
-from iops.models.api import INSIGHTS_MAX_LIMIT, METRICS_MAX_LIMIT, Error, IngestResult, MetricsQuery
-from iops.models.common import ENTITY_TYPE, INSIGHT_TYPES, MAX_ABS_VALUE, MIN_EPOCH_S, insight_id, iso
+from iops.models.api import Error, IngestResult, MetricsQuery
+from iops.models.common import (
+    ENTITY_TYPE,
+    INSIGHT_TYPES,
+    INSIGHTS_MAX_LIMIT,
+    MAX_ABS_VALUE,
+    METRICS_MAX_LIMIT,
+    MIN_EPOCH_S,
+    insight_id,
+    iso,
+)
 from iops.models.insight import STORED_DEFAULTS, Insight
 from iops.models.metric import MetricIn
 from iops.models.openapi import openapi_document, operations
@@ -230,7 +239,20 @@ def test_every_route_is_documented_with_the_statuses_it_had_and_the_errors_every
             assert any(o.get("required") == ["message"] for o in options), (method, path, status, "an Error body")
     assert doc["paths"]["/metrics"]["post"]["security"] == [{"ApiKey": []}]
     assert doc["components"]["securitySchemes"]["ApiKey"] == {"type": "apiKey", "in": "header", "name": "x-api-key"}
-    assert all("security" not in op for p, ops in doc["paths"].items() for m, op in ops.items() if m == "get")
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["UserPool"] | {"description": ""} == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "",
+    }
+    for route in ROUTES:
+        op = doc["paths"][route.path][route.method.lower()]
+        if route.signed_in:
+            assert op["security"] == [{"UserPool": []}] and "401" in op["responses"], route
+        else:
+            assert "401" not in op["responses"] and op.get("security", []) != [{"UserPool": []}], route
+    assert "security" not in doc["paths"]["/openapi.json"]["get"]
 
 
 def test_parameters_are_the_routes_with_the_models_constraints() -> None:
@@ -270,7 +292,9 @@ def test_no_schema_is_anything_but_a_model() -> None:
     """Every component schema is a model's (titled by pydantic), so none is written by hand."""
     schemas = openapi_document()["components"]["schemas"]
     assert all(s.get("title") == name for name, s in schemas.items())
-    assert {"Error", "MetricIn", "IngestResult", "MetricPoint", "MetricsPage", "Insight", "InsightsPage"} <= set(schemas)
+    assert {"Error", "MetricIn", "IngestResult", "MetricPoint", "MetricsPage", "Insight", "InsightsPage"} <= set(
+        schemas
+    )
 
 
 def test_response_bodies_validate_against_their_models() -> None:
@@ -281,12 +305,6 @@ def test_response_bodies_validate_against_their_models() -> None:
     IngestResult.model_validate(result.body() | {"message": "no valid metrics in the request"})
     Error.model_validate({"message": "storage unavailable; retry", "details": {"requestId": "r"}})
     MetricsQuery.model_validate({"from": "2026-01-01T00:00:00Z", "limit": 5})
-
-
-def test_the_page_limits_are_the_handlers(aws) -> None:
-    from handlers import insights_api, query
-
-    assert query.MAX_LIMIT == METRICS_MAX_LIMIT and insights_api.MAX_LIMIT == INSIGHTS_MAX_LIMIT
 
 
 def test_decimal_numbers_from_dynamodb_keep_their_value() -> None:

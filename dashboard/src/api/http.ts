@@ -14,6 +14,8 @@ export interface FetchJsonOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
   cache?: RequestCache;
+  /** Extra request headers, e.g. `Authorization` for the API. */
+  headers?: Record<string, string>;
   fetchImpl?: typeof fetch;
 }
 
@@ -26,7 +28,7 @@ export const DEFAULT_TIMEOUT_MS = 4_000;
  * leaving the poll hanging. Cancellation through `signal` is rethrown untouched.
  */
 export async function fetchJson(url: string, options: FetchJsonOptions = {}): Promise<unknown> {
-  const { signal, timeoutMs = DEFAULT_TIMEOUT_MS, cache, fetchImpl = fetch } = options;
+  const { signal, timeoutMs = DEFAULT_TIMEOUT_MS, cache, headers, fetchImpl = fetch } = options;
   const controller = new AbortController();
   const forwardAbort = () => controller.abort(signal?.reason);
   signal?.addEventListener("abort", forwardAbort, { once: true });
@@ -41,7 +43,7 @@ export async function fetchJson(url: string, options: FetchJsonOptions = {}): Pr
     try {
       response = await fetchImpl(url, {
         method: "GET",
-        headers: { Accept: "application/json" },
+        headers: { ...headers, Accept: "application/json" },
         signal: controller.signal,
         ...(cache ? { cache } : {}),
       });

@@ -1,3 +1,5 @@
+import { useState } from "react";
+import { useAuthState, useServices } from "../context";
 import { Link } from "../router";
 import { ConnectionStatus } from "./ConnectionStatus";
 
@@ -10,7 +12,31 @@ export function Header() {
         </svg>
         IOps Dashboard
       </Link>
-      <ConnectionStatus />
+      <div className="topbar-end">
+        <ConnectionStatus />
+        <UserMenu />
+      </div>
     </header>
+  );
+}
+
+function UserMenu() {
+  const { auth } = useServices();
+  const state = useAuthState(auth);
+  const [leaving, setLeaving] = useState(false);
+  if (state.step !== "signedIn") return null;
+  const signOut = () => {
+    setLeaving(true);
+    void auth.signOut();
+  };
+  return (
+    <div className="user">
+      <span className="user-name" data-testid="signed-in-user" title={`Signed in as ${state.username}`}>
+        {state.username}
+      </span>
+      <button type="button" className="button small" onClick={signOut} disabled={leaving}>
+        {leaving ? "Signing out…" : "Sign out"}
+      </button>
+    </div>
   );
 }

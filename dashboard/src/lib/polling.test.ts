@@ -4,7 +4,7 @@ import { QueryClient, QueryObserver } from "@tanstack/react-query";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createApiClient } from "../api/client";
 import { DEFAULT_TIMEOUT_MS } from "../api/http";
-import { hang, json, networkError, scriptedFetch, wireInsight, type Responder } from "../test/fixtures";
+import { fixedTokens, hang, json, networkError, scriptedFetch, wireInsight, type Responder } from "../test/fixtures";
 import { ConnectionTracker } from "./connection";
 import { POLL_INTERVAL_MS, recentInsightsQuery, startPolling } from "./polling";
 
@@ -13,7 +13,7 @@ function start(...responders: Responder[]) {
   const { fetchImpl, calls } = scriptedFetch(...responders);
   const tracker = new ConnectionTracker();
   const client = new QueryClient();
-  const api = createApiClient("https://abc.execute-api.eu-west-1.amazonaws.com/prod/", fetchImpl);
+  const api = createApiClient("https://abc.execute-api.eu-west-1.amazonaws.com/prod/", fixedTokens().tokens, fetchImpl);
   const options = recentInsightsQuery(api, tracker, () => Date.now());
   const observer = new QueryObserver(client, options);
   const unsubscribe = observer.subscribe(() => {});

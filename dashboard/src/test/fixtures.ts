@@ -1,3 +1,4 @@
+import type { TokenSource } from "../api/client";
 import type { Insight } from "../api/types";
 
 let counter = 0;
@@ -36,6 +37,7 @@ export function wireInsight(overrides: Record<string, unknown> = {}): Record<str
 export interface FakeCall {
   url: string;
   accept: string | null;
+  authorization: string | null;
 }
 
 export type Responder = (url: string, signal: AbortSignal | undefined) => Promise<Response> | Response;
@@ -45,7 +47,8 @@ export function scriptedFetch(...responders: Responder[]) {
   const calls: FakeCall[] = [];
   const fetchImpl = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = String(input);
-    calls.push({ url, accept: new Headers(init?.headers).get("accept") });
+    const headers = new Headers(init?.headers);
+    calls.push({ url, accept: headers.get("accept"), authorization: headers.get("authorization") });
     const responder = responders[Math.min(calls.length - 1, responders.length - 1)];
     if (!responder) throw new Error("no responder");
     return responder(url, init?.signal ?? undefined);
@@ -63,3 +66,19 @@ export const hang: Responder = (_url, signal) =>
   new Promise((_resolve, reject) => {
     signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
   });
+
+/** A signed-in TokenSource that always has the same token; counts refreshes and expiries. */
+export function fixedTokens(token = "id-token-1", refreshed: string | null = "id-token-2") {
+  const counts = { refresh: 0, expire: 0 };
+  const tokens: TokenSource = {
+    idToken: () => Promise.resolve(token),
+    refresh: () => {
+      counts.refresh += 1;
+      return Promise.resolve(refreshed);
+    },
+    expire: () => {
+      counts.expire += 1;
+    },
+  };
+  return { tokens, counts };
+}
