@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 DASHBOARD_SRC := $(shell find dashboard/src dashboard/scripts dashboard/index.html dashboard/package.json dashboard/package-lock.json dashboard/vite.config.ts dashboard/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: install demo test test-fast lint dashboard browser bench model clean
+.PHONY: install demo test test-fast lint dashboard browser agents bench model clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -27,13 +27,17 @@ dashboard: dashboard/dist/index.html
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
 
+# Debian's Prometheus and node exporter: real remote write clients for tests/local/test_prometheus_real.py.
+agents:
+	@command -v prometheus >/dev/null 2>&1 && command -v prometheus-node-exporter >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus prometheus-node-exporter; }
+
 demo: install dashboard
 	$(BIN)/iops local --demo --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .
 
-test: install dashboard browser lint
+test: install dashboard browser agents lint
 	$(BIN)/pytest
 	@if [ -f dashboard/package.json ]; then cd dashboard && npm test; fi
 

@@ -11,6 +11,7 @@ from components.auth import AuthArgs, UserPool
 from components.code import CodeBucket, CodeBucketArgs
 from components.config import StackConfig
 from components.ingest import IngestArgs, IngestTier
+from components.metric_stream import FirehoseAccessKey, FirehoseAccessKeyArgs, MetricStream, MetricStreamArgs
 from components.ml import MlTrainingArgs, MlTrainingTier
 from components.observability import ObservabilityArgs, ObservabilityTier
 from components.site import DashboardConfig, DashboardConfigArgs, DashboardSiteTier, SiteArgs
@@ -75,6 +76,12 @@ auth = UserPool(
     ),
 )
 
+# CloudWatch Metric Streams (metricStreamNamespaces): the ingest function checks Firehose's key, so its secret comes first.
+firehose_key = (
+    FirehoseAccessKey("metric-stream-key", FirehoseAccessKeyArgs(prefix=cfg.prefix))
+    if cfg.metric_stream_namespaces
+    else None
+)
 ingest = IngestTier(
     "ingest",
     IngestArgs(
@@ -90,6 +97,7 @@ ingest = IngestTier(
         metrics_ttl_days=cfg.metrics_ttl_days,
         log_retention_days=cfg.log_retention_days,
         allowed_origins=origins,
+        firehose_key_secret_arn=firehose_key.arn if firehose_key is not None else None,
     ),
 )
 
@@ -175,14 +183,20 @@ ai = AiTier(
         enrich_max_calls=cfg.enrich_max_calls,
         log_retention_days=cfg.log_retention_days,
         allowed_origins=origins,
+        incident_quiet_minutes=cfg.incident_quiet_minutes,
+        incident_repeat_hours=cfg.incident_repeat_hours,
+        sweeper_reserved_concurrency=cfg.incident_sweeper_reserved_concurrency,
         event_bus_name=alerting.bus.name,
         event_bus_arn=alerting.bus.arn,
         dashboard_url=site.url if site is not None else None,
         extra_statements=bedrock_statements + ml_statements,
     ),
 )
-# The AI function publishes to the alert bus, so the bus's policy (nobody else may) follows it.
-AlertBusPolicy("alerting-bus-policy", AlertBusPolicyArgs(alerting=alerting, publisher_role_arns=[ai.ai_fn.role.arn]))
+# The AI function and the incident sweeper publish to the alert bus, so the bus's policy (nobody else may) follows them.
+AlertBusPolicy(
+    "alerting-bus-policy",
+    AlertBusPolicyArgs(alerting=alerting, publisher_role_arns=[ai.ai_fn.role.arn, ai.sweeper_fn.role.arn]),
+)
 
 streaming = None
 if cfg.streaming_enabled:
@@ -234,6 +248,18 @@ api = RestApi(
     ),
     opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(parent=ingest)]),
 )
+metric_stream = None
+if firehose_key is not None:  # Firehose delivers to the API's stage URL
+    metric_stream = MetricStream(
+        "metric-stream",
+        MetricStreamArgs(
+            prefix=cfg.prefix,
+            namespaces=cfg.metric_stream_namespaces,
+            api_url=api.url,
+            access_key=firehose_key,
+            log_retention_days=cfg.log_retention_days,
+        ),
+    )
 if site is not None:  # the site came first (the API's CORS origins name it); its config.json names the API
     DashboardConfig(
         "site-config",
@@ -281,6 +307,8 @@ pulumi.export("ingestFunction", ingest.ingest_fn.name)
 pulumi.export("queryFunction", ingest.query_fn.name)
 pulumi.export("aiFunction", ai.ai_fn.name)
 pulumi.export("insightsFunction", ai.insights_fn.name)
+pulumi.export("incidentsTable", ai.incidents_table.name)
+pulumi.export("incidentSweeperFunction", ai.sweeper_fn.name)
 pulumi.export("aiDlqUrl", ai.dlq.url)
 pulumi.export("codeBucket", code.bucket.bucket)
 pulumi.export("cloudwatchDashboardUrl", observability.dashboard_url)
@@ -296,6 +324,10 @@ if ml is not None:
     pulumi.export("sagemakerRoleArn", ml.role_arn)
     if ml.endpoint_name is not None:
         pulumi.export("sagemakerEndpointName", ml.endpoint_name)
+if metric_stream is not None:
+    pulumi.export("metricStreamName", metric_stream.metric_stream.name)
+    pulumi.export("firehoseStreamName", metric_stream.delivery_stream.name)
+    pulumi.export("firehoseBackupBucket", metric_stream.bucket.bucket)
 if streaming is not None:
     pulumi.export("kinesisStreamName", streaming.stream.name)
     pulumi.export("processFunction", streaming.process_fn.name)

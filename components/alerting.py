@@ -1,4 +1,4 @@
-"""Alerting tier: HIGH/CRITICAL insights -> EventBridge bus -> rule -> SNS (KMS) -> people.
+"""Alerting tier: HIGH/CRITICAL incident notifications -> EventBridge bus -> rule -> SNS (KMS) -> people.
 
 The rule's pattern and its input transformer come from `handlers.events`, the definition the
 AI Lambda publishes with and the local system uses. One customer managed key encrypts the topic
@@ -208,7 +208,7 @@ class AlertingTier(pulumi.ComponentResource):
         self.rule = aws.cloudwatch.EventRule(
             f"{name}-rule",
             name=f"{args.prefix}-alert-insights",
-            description=f"Insights with risk_score >= {args.min_risk_score} to the alert topic",
+            description=f"Incident notifications with risk_score >= {args.min_risk_score} to the alert topic",
             event_bus_name=self.bus.name,
             event_pattern=json.dumps(pattern),
             state="ENABLED",

@@ -20,7 +20,7 @@ import pulumi_aws as aws
 from components.auth import slug
 from components.function import LambdaFunction
 from components.iam import assume_role_policy
-from handlers.definitions import ROUTES, Route
+from handlers.definitions import BINARY_MEDIA_TYPES, ROUTES, Route
 
 CORS_HEADERS = "'Content-Type,X-Api-Key,Authorization'"
 AUTHORIZER = "COGNITO_USER_POOLS"
@@ -122,6 +122,8 @@ class RestApi(pulumi.ComponentResource):
             name=args.api_name,
             description="IOps Dashboard: metrics in, insights out",
             endpoint_configuration={"types": "REGIONAL"},
+            # protobuf bodies (OTLP, remote write) reach the Lambda base64-encoded, byte for byte
+            binary_media_types=list(BINARY_MEDIA_TYPES) if any(r.binary for r in ROUTES) else None,
             opts=self._child,
         )
         self.validator = aws.apigateway.RequestValidator(
@@ -300,7 +302,9 @@ class RestApi(pulumi.ComponentResource):
         )
         # Access logging needs the account-wide (per region) API Gateway CloudWatch role.
         push_role = aws.iam.Role(
-            f"{name}-cloudwatch-role", assume_role_policy=assume_role_policy("apigateway.amazonaws.com"), opts=self._child
+            f"{name}-cloudwatch-role",
+            assume_role_policy=assume_role_policy("apigateway.amazonaws.com"),
+            opts=self._child,
         )
         aws.iam.RolePolicyAttachment(
             f"{name}-cloudwatch-role-policy",

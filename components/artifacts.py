@@ -41,7 +41,18 @@ class ArtifactSpec:
 TRACING = ("aws-xray-sdk>=2.14,<3", "wrapt>=1.16")
 """Powertools' Tracer needs the X-Ray SDK, whose only other dependency, botocore, the runtime has:
 installing it would put a second botocore (about 25 MB) in the package, ahead of the runtime's."""
-API = ArtifactSpec("api", ("aws-lambda-powertools>=3,<4", "pydantic>=2.10,<3"), TRACING)
+API = ArtifactSpec(
+    "api",
+    (
+        "aws-lambda-powertools>=3,<4",
+        "pydantic>=2.10,<3",
+        # the standard ingest formats (imported by their first request, not at cold start)
+        "opentelemetry-proto>=1.27",
+        "protobuf>=5.26",
+        "cramjam>=2.8",
+    ),
+    TRACING,
+)
 """The ingest, query and insights functions: small, quick to cold-start."""
 AI = ArtifactSpec(
     "ai",

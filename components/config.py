@@ -128,11 +128,16 @@ class StackConfig:
     """The user pool's MfaConfiguration: OFF, OPTIONAL or ON."""
     waf_enabled = Key("wafEnabled", bool)
     waf_rate_limit = Key("wafRateLimit", int)
+    # CloudWatch Metric Streams (docs/ingest.md)
+    metric_stream_namespaces = Key("metricStreamNamespaces", _names)
     # Alerting tier
     alert_emails = Key("alertEmails", _strings)
     alert_sms_numbers = Key("alertSmsNumbers", _strings)
     alert_webhooks = Key("alertWebhooks", _strings)
     alert_min_risk_score = Key("alertMinRiskScore", int)
+    incident_quiet_minutes = Key("incidentQuietMinutes", int)
+    incident_repeat_hours = Key("incidentRepeatHours", int)
+    incident_sweeper_reserved_concurrency = Key("incidentSweeperReservedConcurrency", int)
     # Streaming tier
     streaming_enabled = Key("streamingEnabled", bool)
     kinesis_shard_count = Key("kinesisShardCount", int)

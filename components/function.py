@@ -56,7 +56,9 @@ class LambdaFunction(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=child,
         )
-        self.role = aws.iam.Role(f"{name}-role", assume_role_policy=assume_role_policy("lambda.amazonaws.com"), opts=child)
+        self.role = aws.iam.Role(
+            f"{name}-role", assume_role_policy=assume_role_policy("lambda.amazonaws.com"), opts=child
+        )
         logs_statement = self.log_group.arn.apply(
             lambda arn: {
                 "Effect": "Allow",

@@ -50,3 +50,24 @@ def table_statements(
         else:
             statements.append(allow(actions, tables[access.table.logical]))
     return statements
+
+
+def rule_dead_letter_policy(queue_arn: pulumi.Input[str], rule_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The queue policy that lets one EventBridge rule (and only it) dead-letter into the queue."""
+    return pulumi.Output.all(queue_arn, rule_arn).apply(
+        lambda a: json.dumps(
+            {
+                "Version": VERSION,
+                "Statement": [
+                    {
+                        "Sid": "TheScheduleDeadLetters",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sqs:SendMessage",
+                        "Resource": a[0],
+                        "Condition": {"ArnEquals": {"aws:SourceArn": a[1]}},
+                    }
+                ],
+            }
+        )
+    )

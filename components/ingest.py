@@ -14,10 +14,10 @@ import pulumi_random as random
 
 from components.code import LambdaCode
 from components.function import FunctionArgs, LambdaFunction
-from components.iam import table_statements
+from components.iam import allow, table_statements
 from components.observability import Monitored
 from components.tables import dynamodb_table
-from handlers.definitions import INGEST_FN, METRICS, QUERY_FN
+from handlers.definitions import COUNTERS, INGEST_FN, METRICS, QUERY_FN
 from iops.settings import IngestSettings, PaginationSettings, QuerySettings
 
 
@@ -35,11 +35,15 @@ class IngestArgs:
     metrics_ttl_days: int
     log_retention_days: int
     allowed_origins: list[pulumi.Input[str]]
+    firehose_key_secret_arn: pulumi.Input[str] | None = None
+    """The secret of Firehose's access key (`components.metric_stream`); the ingest function may read it, and only it."""
 
 
 class IngestTier(pulumi.ComponentResource):
     metrics_table: aws.dynamodb.Table
     """The Metrics table; its stream feeds the AI tier."""
+    counters_table: aws.dynamodb.Table
+    """Standard formats' cumulative counters, last reading per series (rates across requests)."""
     ingest_fn: LambdaFunction
     query_fn: LambdaFunction
     routes: dict[str, LambdaFunction]
@@ -50,7 +54,8 @@ class IngestTier(pulumi.ComponentResource):
         super().__init__("iops:ingest:IngestTier", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.metrics_table = dynamodb_table(f"{name}-metrics", METRICS, args.prefix, self)
-        tables = {METRICS.logical: self.metrics_table.arn}
+        self.counters_table = dynamodb_table(f"{name}-counters", COUNTERS, args.prefix, self)
+        tables = {METRICS.logical: self.metrics_table.arn, COUNTERS.logical: self.counters_table.arn}
         # signs GET /metrics pagination tokens, so a forged token is refused before it is parsed
         token_secret = random.RandomPassword(f"{name}-token-secret", length=48, special=False, opts=child)
         self.ingest_fn = LambdaFunction(
@@ -66,11 +71,20 @@ class IngestTier(pulumi.ComponentResource):
                 log_retention_days=args.log_retention_days,
                 environment=IngestSettings(
                     metrics_table=self.metrics_table.name,
+                    counters_table=self.counters_table.name,
                     metrics_ttl_days=args.metrics_ttl_days,
                     max_metrics_per_request=args.max_metrics_per_request,
                     allowed_origins=tuple(args.allowed_origins),
+                    firehose_key_secret_arn=args.firehose_key_secret_arn,
                 ).to_env(),
-                statements=table_statements(INGEST_FN, tables),
+                statements=[
+                    *table_statements(INGEST_FN, tables),
+                    *(
+                        [allow(["secretsmanager:GetSecretValue"], args.firehose_key_secret_arn)]
+                        if args.firehose_key_secret_arn is not None
+                        else []
+                    ),
+                ],
             ),
             opts=child,
         )
@@ -97,7 +111,7 @@ class IngestTier(pulumi.ComponentResource):
         self.routes = {INGEST_FN: self.ingest_fn, QUERY_FN: self.query_fn}
         self.monitored = Monitored(
             functions={key: fn.name for key, fn in self.routes.items()},
-            tables={METRICS.logical: self.metrics_table.name},
+            tables={METRICS.logical: self.metrics_table.name, COUNTERS.logical: self.counters_table.name},
         )
         self.register_outputs(
             {

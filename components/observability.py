@@ -66,9 +66,7 @@ class Monitored:
         return Monitored(**merged)
 
 
-def alarm_metric_count(
-    functions: int, tables: Iterable[Table], stream_consumers: int, dead_letter_queues: int
-) -> int:
+def alarm_metric_count(functions: int, tables: Iterable[Table], stream_consumers: int, dead_letter_queues: int) -> int:
     """Metrics behind every alarm of a stack with these resources (CloudWatch bills alarms per metric)."""
     api_5xx = 1
     table_metrics = sum(TABLE_ALARMS * len(table_operations(t)) for t in tables)
@@ -493,7 +491,8 @@ def _system_body(
                 line
                 for name, what in (("DetectorFailures", "failures"), ("DetectorTimeouts", "timeouts"))
                 for line in emitted(
-                    name, *(["detector", d, {"stat": "Sum", "label": f"{d} {what}", "yAxis": "right"}] for d in detectors)
+                    name,
+                    *(["detector", d, {"stat": "Sum", "label": f"{d} {what}", "yAxis": "right"}] for d in detectors),
                 )
             ]
             + emitted("LatePoints", [{"stat": "Sum", "label": "late points", "yAxis": "right"}]),

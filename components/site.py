@@ -208,7 +208,13 @@ class DashboardConfigArgs:
 
 def config_json(api_url: str, region: str, user_pool_id: str, client_id: str) -> str:
     """What the app reads at start: the API and how to sign in (``endpoint`` null: Cognito's own)."""
-    auth = {"region": region, "userPoolId": user_pool_id, "clientId": client_id, "endpoint": None, "flow": DASHBOARD_FLOW}
+    auth = {
+        "region": region,
+        "userPoolId": user_pool_id,
+        "clientId": client_id,
+        "endpoint": None,
+        "flow": DASHBOARD_FLOW,
+    }
     return json.dumps({"apiUrl": api_url, "auth": auth})
 
 

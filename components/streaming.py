@@ -8,7 +8,6 @@ Optionally a simulator Lambda on an EventBridge schedule puts realistic events o
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -16,7 +15,7 @@ import pulumi_aws as aws
 
 from components.code import LambdaCode
 from components.function import FunctionArgs, LambdaFunction
-from components.iam import allow, table_statements
+from components.iam import allow, rule_dead_letter_policy, table_statements
 from components.observability import Monitored
 from components.tables import dynamodb_table
 from handlers.definitions import (
@@ -128,7 +127,8 @@ class StreamingTier(pulumi.ComponentResource):
                         self.stream.arn,
                     ),
                     *table_statements(
-                        IB_PROCESS_FN, {METRICS.logical: args.metrics_table_arn, IB_WINDOWS.logical: self.state_table.arn}
+                        IB_PROCESS_FN,
+                        {METRICS.logical: args.metrics_table_arn, IB_WINDOWS.logical: self.state_table.arn},
                     ),
                     allow(["sqs:SendMessage"], self.dlq.arn),
                 ],
@@ -221,23 +221,7 @@ class StreamingTier(pulumi.ComponentResource):
         aws.sqs.QueuePolicy(
             f"{name}-dlq-policy",
             queue_url=self.dlq.url,
-            policy=pulumi.Output.all(self.dlq.arn, rule.arn).apply(
-                lambda a: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "TheScheduleDeadLetters",
-                                "Effect": "Allow",
-                                "Principal": {"Service": "events.amazonaws.com"},
-                                "Action": "sqs:SendMessage",
-                                "Resource": a[0],
-                                "Condition": {"ArnEquals": {"aws:SourceArn": a[1]}},
-                            }
-                        ],
-                    }
-                )
-            ),
+            policy=rule_dead_letter_policy(self.dlq.arn, rule.arn),
             opts=child,
         )
         aws.cloudwatch.EventTarget(

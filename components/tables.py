@@ -29,4 +29,3 @@ def dynamodb_table(resource_name: str, table: Table, prefix: str, parent: pulumi
         server_side_encryption={"enabled": True},
         opts=pulumi.ResourceOptions(parent=parent),
     )
-

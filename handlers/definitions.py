@@ -114,7 +114,65 @@ CORRELATION = Table(
 """Recent anomalies per pattern group (rule|group, then epoch ms), kept a short while (TTL), so
 patterns form across stream batches (`iops.logic.patterns`)."""
 
-TABLES = (METRICS, INSIGHTS, DETECTOR_STATE, CORRELATION)
+COUNTERS = Table(
+    logical="counters",
+    hash_key="seriesKey",
+    range_key=None,
+    attributes={"seriesKey": "S"},
+    ttl_attribute="ttl",
+    env_var="COUNTERS_TABLE",
+)
+"""The last sample of each cumulative counter (host|field) a standard format sent, so the next
+request's sample becomes a per-second rate (`iops.logic.samples`); kept a few days (TTL)."""
+
+STATUS_INDEX = "status-updated-index"
+INCIDENT_RECENT_INDEX = "recent-updated-index"
+
+INCIDENTS = Table(
+    logical="incidents",
+    hash_key="incidentId",
+    range_key=None,
+    attributes={"incidentId": "S", "status": "S", "updated_at": "N", "entity_type": "S"},
+    indexes=(
+        # open / acknowledged / resolved incidents, newest change first (the list filter and the sweeper)
+        Index(STATUS_INDEX, "status", "updated_at"),
+        # every incident carries entity_type="incident": all of them, newest change first
+        Index(INCIDENT_RECENT_INDEX, "entity_type", "updated_at"),
+    ),
+    ttl_attribute="ttl",
+    env_var="INCIDENTS_TABLE",
+)
+"""One item per incident (``inc-...``), plus one pointer per host (``host#<host>``: its latest
+incident), which has no index attribute and so stays out of both indexes (`iops.logic.incidents`)."""
+
+ACTIVE_INDEX = "kind-ends-index"
+
+SILENCES = Table(
+    logical="silences",
+    hash_key="silenceId",
+    range_key=None,
+    attributes={"silenceId": "S", "kind": "S", "ends_at": "N"},
+    indexes=(Index(ACTIVE_INDEX, "kind", "ends_at"),),
+    ttl_attribute="ttl",
+    env_var="SILENCES_TABLE",
+)
+"""Silences (matchers on host and metric); the index lists those not yet ended. TTL: a week after the end."""
+
+SERIES_FEEDBACK_INDEX = "kind-series-index"
+
+FEEDBACK = Table(
+    logical="feedback",
+    hash_key="insightId",
+    range_key="createdAt",
+    attributes={"insightId": "S", "createdAt": "N", "kind": "S", "seriesKey": "S"},
+    indexes=(Index(SERIES_FEEDBACK_INDEX, "kind", "seriesKey"),),
+    ttl_attribute="ttl",
+    env_var="FEEDBACK_TABLE",
+)
+"""Each verdict on an insight (by whom, when), and per series one rules item (``series#<host#metric>``,
+kind="series") that the AI tier reads through the index: what feedback changes on that series."""
+
+TABLES = (METRICS, INSIGHTS, DETECTOR_STATE, CORRELATION, COUNTERS, INCIDENTS, SILENCES, FEEDBACK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +181,9 @@ class Route:
 
     ``signed_in``: a valid user-pool ID token in ``Authorization`` (the COGNITO_USER_POOLS authorizer,
     and the local API's check against the pool's JWKS). ``api_key``: a writer's key in ``x-api-key``.
+    ``firehose_key``: Kinesis Data Firehose's access key in ``X-Amz-Firehose-Access-Key``, which
+    Firehose cannot send as ``x-api-key``; the handler checks it (the route has no other auth).
+    ``binary``: the body may be binary (protobuf, snappy), so API Gateway must pass it base64-encoded.
     """
 
     method: str
@@ -131,9 +192,14 @@ class Route:
     summary: str
     api_key: bool = False
     signed_in: bool = True
+    firehose_key: bool = False
+    binary: bool = False
     query: tuple[str, ...] = ()
     required_query: tuple[str, ...] = field(default=())
 
+
+BINARY_MEDIA_TYPES = ("application/x-protobuf", "application/octet-stream")
+"""Content types API Gateway hands to the Lambda as base64 bytes (`Route.binary` routes)."""
 
 INGEST_FN = "ingest"
 QUERY_FN = "query"
@@ -141,6 +207,32 @@ INSIGHTS_FN = "insights"
 
 ROUTES = (
     Route("POST", "/metrics", INGEST_FN, 'Ingest one metric or {"metrics": [...]}', api_key=True, signed_in=False),
+    Route(
+        "POST",
+        "/v1/metrics",
+        INGEST_FN,
+        "OTLP/HTTP metrics: an ExportMetricsServiceRequest, protobuf or JSON",
+        api_key=True,
+        signed_in=False,
+        binary=True,
+    ),
+    Route(
+        "POST",
+        "/api/v1/write",
+        INGEST_FN,
+        "Prometheus remote write 1.0: a snappy-compressed protobuf WriteRequest",
+        api_key=True,
+        signed_in=False,
+        binary=True,
+    ),
+    Route(
+        "POST",
+        "/firehose/cloudwatch",
+        INGEST_FN,
+        "CloudWatch Metric Streams (JSON) delivered by Kinesis Data Firehose",
+        signed_in=False,
+        firehose_key=True,
+    ),
     Route(
         "GET",
         "/metrics",
@@ -158,6 +250,20 @@ ROUTES = (
     ),
     Route("GET", "/insights/recent", INSIGHTS_FN, "The newest insights", query=("limit",)),
     Route("GET", "/insights/{id}", INSIGHTS_FN, "One insight by id"),
+    Route("POST", "/insights/{id}/feedback", INSIGHTS_FN, "Feedback on an insight (changes what its series does next)"),
+    Route(
+        "GET",
+        "/incidents",
+        INSIGHTS_FN,
+        "Incidents, most recently changed first, filtered",
+        query=("status", "host", "since", "limit", "nextToken"),
+    ),
+    Route("GET", "/incidents/{id}", INSIGHTS_FN, "One incident with its insights"),
+    Route("POST", "/incidents/{id}/ack", INSIGHTS_FN, "Acknowledge an incident (stops reminders)"),
+    Route("POST", "/incidents/{id}/resolve", INSIGHTS_FN, "Resolve an incident"),
+    Route("POST", "/silences", INSIGHTS_FN, "Silence incidents matching host and metric for a while"),
+    Route("GET", "/silences", INSIGHTS_FN, "Silences not yet ended"),
+    Route("DELETE", "/silences/{id}", INSIGHTS_FN, "End a silence"),
 )
 
 
@@ -247,16 +353,18 @@ STREAMING_TABLES = (IB_WINDOWS,)
 AI_FN = "ai"
 IB_PROCESS_FN = "ib-process"
 IB_SIMULATOR_FN = "ib-simulator"
+INCIDENT_SWEEPER_FN = "incident-sweeper"
 
-FUNCTIONS = (INGEST_FN, QUERY_FN, AI_FN, INSIGHTS_FN)
+FUNCTIONS = (INGEST_FN, QUERY_FN, AI_FN, INSIGHTS_FN, INCIDENT_SWEEPER_FN)
 """The Lambda functions of every stack, by key (the function is named ``<prefix>-<key>``)."""
 STREAMING_FUNCTIONS = (IB_PROCESS_FN,)
 """Added by the streaming tier; ``SIMULATOR_FUNCTIONS`` too when its simulator runs."""
 SIMULATOR_FUNCTIONS = (IB_SIMULATOR_FN,)
 STREAM_CONSUMERS = (AI_FN, IB_PROCESS_FN)
 """Functions an event source mapping feeds (the metrics table's stream, the Kinesis stream)."""
-DEAD_LETTER_QUEUES = ("ai", "alerts")
-"""Labels of every stack's dead-letter queues (``<prefix>-<label>-dlq``): the AI mapping's, the alert target's."""
+DEAD_LETTER_QUEUES = ("ai", "alerts", "sweeper")
+"""Labels of every stack's dead-letter queues (``<prefix>-<label>-dlq``): the AI mapping's, the alert target's,
+the incident sweeper's schedule."""
 STREAMING_DEAD_LETTER_QUEUES = ("ib",)
 
 STREAM_READ = ("DescribeStream", "GetRecords", "GetShardIterator", "ListStreams")
@@ -278,12 +386,21 @@ class TableAccess:
 
 TABLE_ACCESS = (
     TableAccess(INGEST_FN, METRICS, ("UpdateItem",)),
+    TableAccess(INGEST_FN, COUNTERS, ("BatchGetItem", "BatchWriteItem")),
     TableAccess(QUERY_FN, METRICS, ("Query", "Scan")),
     TableAccess(AI_FN, METRICS, STREAM_READ, stream=True),
     TableAccess(AI_FN, DETECTOR_STATE, ("BatchGetItem", "BatchWriteItem")),
     TableAccess(AI_FN, INSIGHTS, ("PutItem", "UpdateItem")),
     TableAccess(AI_FN, CORRELATION, ("BatchWriteItem", "Query", "PutItem")),
     TableAccess(INSIGHTS_FN, INSIGHTS, ("Query",), indexes=True),
+    TableAccess(AI_FN, INCIDENTS, ("BatchGetItem", "BatchWriteItem", "GetItem", "PutItem", "UpdateItem")),
+    TableAccess(AI_FN, SILENCES, ("Query",), indexes=True),
+    TableAccess(AI_FN, FEEDBACK, ("Query",), indexes=True),
+    TableAccess(INSIGHTS_FN, INCIDENTS, ("GetItem", "Query", "UpdateItem"), indexes=True),
+    TableAccess(INSIGHTS_FN, SILENCES, ("GetItem", "PutItem", "Query", "UpdateItem"), indexes=True),
+    TableAccess(INSIGHTS_FN, FEEDBACK, ("PutItem", "UpdateItem")),
+    TableAccess(INCIDENT_SWEEPER_FN, INCIDENTS, ("GetItem", "Query", "UpdateItem"), indexes=True),
+    TableAccess(INCIDENT_SWEEPER_FN, SILENCES, ("Query",), indexes=True),
     # TransactWriteItems is authorised per item: UpdateItem on the metrics, PutItem on the window state.
     TableAccess(IB_PROCESS_FN, METRICS, ("UpdateItem",)),
     TableAccess(IB_PROCESS_FN, IB_WINDOWS, ("BatchGetItem", "PutItem")),

@@ -1,9 +1,11 @@
-"""Insights Lambda: ``GET /insights``, ``GET /insights/recent``, ``GET /insights/{id}``."""
+"""Insights Lambda: ``GET /insights``, ``GET /insights/recent``, ``GET /insights/{id}``, and the incident,
+silence and feedback routes of `handlers.incidents_api`."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from handlers import incidents_api
 from handlers.api import NotFound, bind, build_resolver, logger
 from handlers.definitions import INSIGHTS_FN
 from iops.dal import aws, insights, pagination
@@ -53,6 +55,7 @@ bind(
         ("GET", "/insights"): list_insights,
         ("GET", "/insights/recent"): recent_insights,
         ("GET", "/insights/{id}"): get_insight,
+        **incidents_api.handlers_for(app, settings),
     },
 )
 

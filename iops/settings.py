@@ -36,16 +36,21 @@ from detectors.severity import ENRICH_MIN_SEVERITY
 from handlers.definitions import (
     AI_FN,
     CORRELATION,
+    COUNTERS,
     DETECTOR_STATE,
+    FEEDBACK,
     IB_EVENTS,
     IB_PROCESS_FN,
     IB_SIMULATOR_FN,
     IB_WINDOWS,
+    INCIDENT_SWEEPER_FN,
+    INCIDENTS,
     INGEST_FN,
     INSIGHTS,
     INSIGHTS_FN,
     METRICS,
     QUERY_FN,
+    SILENCES,
 )
 
 DEFAULT_ANOMALY_THRESHOLD = 0.5273
@@ -326,6 +331,30 @@ class PatternSettings(Settings):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class IncidentSettings(Settings):
+    """Incidents, their notifications, silences and feedback (`iops.logic.incidents`, `iops.logic.feedback`)."""
+
+    table: str = var(INCIDENTS.env_var, doc="the incidents table")
+    silences_table: str = var(SILENCES.env_var)
+    feedback_table: str = var(FEEDBACK.env_var)
+    quiet_minutes: float = var(
+        "INCIDENT_QUIET_MINUTES", 15.0, config="incidentQuietMinutes", doc="no new insight this long: resolved"
+    )
+    repeat_hours: float = var(
+        "INCIDENT_REPEAT_HOURS", 4.0, config="incidentRepeatHours", doc="reminders while open and not acknowledged"
+    )
+    ttl_days: int = var("INCIDENT_TTL_DAYS", 180, doc="resolved incidents are kept this long")
+
+    @property
+    def quiet_ms(self) -> int:
+        return int(self.quiet_minutes * 60_000)
+
+    @property
+    def repeat_ms(self) -> int:
+        return int(self.repeat_hours * 3_600_000)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class PaginationSettings(Settings):
     """The secret that signs the read APIs' ``nextToken``s (`iops.dal.pagination`)."""
 
@@ -363,6 +392,18 @@ class IngestSettings(ApiSettings):
     metrics_table: str = var(METRICS.env_var)
     metrics_ttl_days: int = var("METRICS_TTL_DAYS", 90, config="metricsTtlDays")
     max_metrics_per_request: int = var("MAX_METRICS_PER_REQUEST", 500, config="maxMetricsPerRequest")
+    counters_table: str = var(COUNTERS.env_var)
+    """Each cumulative counter's last reading (OTLP sums, Prometheus counters): `iops.dal.counters`."""
+    firehose_key_secret_arn: str | None = var(
+        "FIREHOSE_KEY_SECRET_ARN",
+        None,
+        doc='the secret ({"api_key": ...}) Firehose sends in X-Amz-Firehose-Access-Key (metricStreamNamespaces)',
+    )
+    firehose_access_key: str | None = var(
+        "FIREHOSE_ACCESS_KEY",
+        None,
+        doc="the key itself, iops local's only (the stack keeps it in the secret); neither set: the route refuses all",
+    )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -379,6 +420,7 @@ class InsightsApiSettings(ApiSettings):
 
     insights_table: str = var(INSIGHTS.env_var)
     pagination: PaginationSettings = group(PaginationSettings)
+    incidents: IncidentSettings = group(IncidentSettings, required=True)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -396,6 +438,20 @@ class AiSettings(Settings):
     plugins: PluginSettings = group(PluginSettings)
     predictions: PredictionSettings = group(PredictionSettings)
     patterns: PatternSettings = group(PatternSettings, required=True)
+    incidents: IncidentSettings = group(IncidentSettings, required=True)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.dashboard_url, str):
+            object.__setattr__(self, "dashboard_url", self.dashboard_url.rstrip("/") or None)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class IncidentSweeperSettings(Settings):
+    """The incident sweeper (every minute: auto-resolve, reminders, pending notifications, `handlers.incident_sweeper`)."""
+
+    event_bus: str | None = var("EVENT_BUS_NAME", None, doc="unset: incidents are resolved, nobody is notified")
+    dashboard_url: str | None = var("DASHBOARD_URL", None, doc="notifications link to the incident there")
+    incidents: IncidentSettings = group(IncidentSettings, required=True)
 
     def __post_init__(self) -> None:
         if isinstance(self.dashboard_url, str):
@@ -433,5 +489,6 @@ FUNCTION_SETTINGS: dict[str, type[Settings]] = {
     AI_FN: AiSettings,
     IB_PROCESS_FN: IbProcessSettings,
     IB_SIMULATOR_FN: IbSimulatorSettings,
+    INCIDENT_SWEEPER_FN: IncidentSweeperSettings,
 }
 """Function key (`handlers.definitions`) -> its settings class."""

@@ -2,8 +2,9 @@
 
 moto's EventBridge cannot target SNS (`put_events` fails), so the rule, with the stack's
 pattern (`handlers.events.ALERT_PATTERN`), targets an SQS queue, and `AlertForwarder` takes
-each event from it, renders the stack's message (`handlers.events.render_message`, because
-moto's input transformer only produces JSON) and publishes it to the local SNS topic. With a
+each incident notification from it, renders the stack's message (`handlers.events.render_message`,
+because moto's input transformer only produces JSON) and publishes it to the local SNS topic with
+message attributes (severity, host, status, notification) that subscriptions can filter on. With a
 webhook, the topic has an HTTP(S) subscription and moto POSTs the SNS notification JSON
 (``Type``, ``MessageId``, ``TopicArn``, ``Subject``, ``Message``, ``Timestamp``, signature
 fields) inside ``publish``; without one, the alert is printed.
@@ -24,7 +25,14 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 from urllib.parse import urlparse
 
-from handlers.events import ALERT_PATTERN, RETRY_ATTEMPTS, RETRY_MAX_AGE_S, render_message, subject
+from handlers.events import (
+    ALERT_PATTERN,
+    RETRY_ATTEMPTS,
+    RETRY_MAX_AGE_S,
+    message_attributes,
+    render_message,
+    subject,
+)
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +136,14 @@ class AlertForwarder(threading.Thread):
 
     def deliver(self, event: dict) -> None:
         message = render_message(event)
-        title = subject(event.get("detail", {}))
-        self.sns.publish(TopicArn=self.resources.topic_arn, Message=message, Subject=title)
+        detail = event.get("detail", {})
+        title = subject(detail)
+        self.sns.publish(
+            TopicArn=self.resources.topic_arn,
+            Message=message,
+            Subject=title,
+            MessageAttributes=message_attributes(detail),
+        )
         if self.webhook:
             print(f"alert -> {self.webhook}: {title}", file=self.out, flush=True)
         else:

@@ -15,16 +15,23 @@ from botocore.config import Config
 from handlers.definitions import (
     AI_FN,
     CORRELATION,
+    COUNTERS,
     DETECTOR_STATE,
+    FEEDBACK,
+    INCIDENT_SWEEPER_FN,
+    INCIDENTS,
     INGEST_FN,
     INSIGHTS,
     INSIGHTS_FN,
     METRICS,
     QUERY_FN,
+    SILENCES,
     TABLES,
 )
 from iops.settings import (
     AiSettings,
+    IncidentSettings,
+    IncidentSweeperSettings,
     IngestSettings,
     InsightsApiSettings,
     PaginationSettings,
@@ -46,28 +53,44 @@ def function_settings(
     *,
     event_bus: str | None = None,
     token_secret: str | None = None,
+    firehose_key: str | None = None,
 ) -> dict[str, Settings]:
     """The settings of the API and AI functions (`iops.settings`) for the tables named with ``prefix``.
 
-    The tables, ``event_bus`` and ``token_secret`` are given; everything else is read from ``environ``
-    (default ``os.environ``) with the settings' defaults, so ``IOPS_DETECTORS=... iops local`` works.
+    The tables, ``event_bus``, ``token_secret`` and ``firehose_key`` (the access key
+    ``POST /firehose/cloudwatch`` demands, which the stack keeps in Secrets Manager) are given;
+    everything else is read from ``environ`` (default ``os.environ``) with the settings' defaults,
+    so ``IOPS_DETECTORS=... iops local`` works.
     """
     env = os.environ if environ is None else environ
     pagination = PaginationSettings.from_env(env, **({"token_secret": token_secret} if token_secret else {}))
     ai_values = {"event_bus": event_bus} if event_bus else {}
+    incidents = IncidentSettings.from_env(
+        env,
+        table=INCIDENTS.physical_name(prefix),
+        silences_table=SILENCES.physical_name(prefix),
+        feedback_table=FEEDBACK.physical_name(prefix),
+    )
     return {
-        INGEST_FN: IngestSettings.from_env(env, metrics_table=METRICS.physical_name(prefix)),
+        INGEST_FN: IngestSettings.from_env(
+            env,
+            metrics_table=METRICS.physical_name(prefix),
+            counters_table=COUNTERS.physical_name(prefix),
+            **({"firehose_access_key": firehose_key} if firehose_key else {}),
+        ),
         QUERY_FN: QuerySettings.from_env(env, metrics_table=METRICS.physical_name(prefix), pagination=pagination),
         INSIGHTS_FN: InsightsApiSettings.from_env(
-            env, insights_table=INSIGHTS.physical_name(prefix), pagination=pagination
+            env, insights_table=INSIGHTS.physical_name(prefix), pagination=pagination, incidents=incidents
         ),
         AI_FN: AiSettings.from_env(
             env,
             insights_table=INSIGHTS.physical_name(prefix),
             state_table=DETECTOR_STATE.physical_name(prefix),
             patterns=PatternSettings.from_env(env, table=CORRELATION.physical_name(prefix)),
+            incidents=incidents,
             **ai_values,
         ),
+        INCIDENT_SWEEPER_FN: IncidentSweeperSettings.from_env(env, incidents=incidents, **ai_values),
     }
 
 
@@ -118,6 +141,8 @@ class Emulator:
             event_bus=local_alerts.bus_name(self.prefix),
             # one secret per run signs pagination tokens, as the stack's random secret does
             token_secret=PaginationSettings.from_env().token_secret or secrets.token_hex(32),
+            # Firehose's access key: FIREHOSE_ACCESS_KEY if set (to point a test delivery at it), else one per run
+            firehose_key=os.environ.get(IngestSettings.env_name("firehose_access_key")) or secrets.token_urlsafe(32),
         )
         return {
             "AWS_ENDPOINT_URL": self.endpoint,

@@ -6,6 +6,7 @@ the emulator's user pool, which has one user (given, or generated).
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import threading
@@ -16,12 +17,14 @@ from pathlib import Path
 import yaml
 
 from handlers.definitions import IB_EVENTS, METRICS
-from iops.settings import AiSettings, IbProcessSettings
+from iops.settings import AiSettings, IbProcessSettings, IncidentSweeperSettings
 from local import alerts as local_alerts
 from local import cognito, emulator
 from local import kinesis as local_kinesis
 from local.pump import StreamPump
 from local.server import REPO_ROOT, LocalApi
+
+log = logging.getLogger(__name__)
 
 DEV_STACK_CONFIG = REPO_ROOT / "Pulumi.dev.yaml"
 WRITERS_KEY = "iops-dashboard:writers"
@@ -87,7 +90,11 @@ class LocalSystem:
     """POST every alert here as an SNS HTTP notification; None prints alerts to the console."""
     alerts: local_alerts.AlertForwarder | None = None
     kinesis_stream: str | None = None
+    sweep_interval_s: float = field(default_factory=lambda: float(os.environ.get("IOPS_SWEEP_SECONDS", "60")))
+    """How often the incident sweeper runs (the stack's schedule: every minute)."""
     _thread: threading.Thread | None = None
+    _sweeper: threading.Thread | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> LocalSystem:
         cognito.check_password(self.password)
@@ -119,7 +126,20 @@ class LocalSystem:
         self.pump.start()
         self._thread = threading.Thread(target=self.api.serve_forever, name="local-api", daemon=True)
         self._thread.start()
+        self._sweeper = threading.Thread(target=self._sweep_forever, name="incident-sweeper", daemon=True)
+        self._sweeper.start()
         return self
+
+    def _sweep_forever(self) -> None:
+        """What the stack's schedule does: the sweeper function, every ``sweep_interval_s``."""
+        from handlers import incident_sweeper  # imported after the environment points at the emulator
+
+        settings = IncidentSweeperSettings.from_env()
+        while not self._stopping.wait(self.sweep_interval_s):
+            try:
+                incident_sweeper.sweep(settings)
+            except Exception:  # noqa: BLE001 - keep sweeping; the emulator may be stopping
+                log.exception("incident sweep failed; retried at the next interval")
 
     def _start_kinesis(self) -> None:
         """Create the stream, state table and failure queue; poll the stream into the process handler."""
@@ -150,6 +170,9 @@ class LocalSystem:
         return self.api.public_url
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._sweeper:
+            self._sweeper.join(timeout=5)
         if self.alerts:
             self.alerts.stop()
             self.alerts.join(timeout=5)

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from handlers.definitions import ROUTES
+
 Props = Mapping[str, Any]
 
 # --- Resource types -------------------------------------------------------------------------------
@@ -108,6 +110,9 @@ AUTHORIZER_AUTH = {"COGNITO_USER_POOLS", "CUSTOM", "JWT"}
 """Authorization types that mean nothing without an authorizer id."""
 PUBLIC_METHODS = frozenset({("GET", "/openapi.json")})
 """The only (method, path) pairs anyone may call (besides CORS preflight, OPTIONS): the API's own description."""
+FIREHOSE_KEY_METHODS = frozenset((r.method, r.path) for r in ROUTES if r.firehose_key)
+"""Routes whose handler checks Firehose's ``X-Amz-Firehose-Access-Key`` (`Route.firehose_key`): Firehose
+cannot send an API Gateway key, so the gateway lets them through and the function refuses a wrong key."""
 CORS_ENV = "ALLOWED_ORIGINS"
 """The API functions' CORS origins variable (`iops.settings.ApiSettings`)."""
 CORS_ORIGIN_HEADERS = (
@@ -363,7 +368,7 @@ def check_http_api_auth(type_: str, props: Props) -> list[str]:
     """HTTP API routes and function URLs: an authorizer, an API key or IAM, except the public list."""
     if type_ == HTTP_ROUTE:
         method, _, path = str(props.get("routeKey", "")).partition(" ")
-        public = method.upper() == "OPTIONS" or (method.upper(), path) in PUBLIC_METHODS
+        public = method.upper() == "OPTIONS" or (method.upper(), path) in PUBLIC_METHODS | FIREHOSE_KEY_METHODS
         if not public and not props.get("apiKeyRequired") and props.get("authorizationType", "NONE") not in STRONG_AUTH:
             return [f"route {props.get('routeKey')!r} without an authorizer or API key"]
     if type_ == FUNCTION_URL and props.get("authorizationType") != "AWS_IAM":
@@ -524,7 +529,8 @@ def method_path(method: Res, resources: Sequence[Res], paths: Mapping[str, str])
 
 
 def check_api_auth(resources: Sequence[Res]) -> list[tuple[str, str]]:
-    """Every REST method needs an authorizer (or IAM) or an API key, except OPTIONS and `PUBLIC_METHODS`."""
+    """Every REST method needs an authorizer (or IAM) or an API key, except OPTIONS, `PUBLIC_METHODS` and
+    `FIREHOSE_KEY_METHODS` (their handler checks the key)."""
     paths = _rest_paths(resources)
     out = [(r.key, msg) for r in resources for msg in check_http_api_auth(r.type, r.props)]
     for m in resources:
@@ -538,7 +544,7 @@ def check_api_auth(resources: Sequence[Res]) -> list[tuple[str, str]]:
         if verb == "OPTIONS" or m.props.get("apiKeyRequired") or auth in STRONG_AUTH:
             continue
         where = method_path(m, resources, paths)
-        if (verb, where) not in PUBLIC_METHODS:
+        if (verb, where) not in PUBLIC_METHODS | FIREHOSE_KEY_METHODS:
             out.append((m.key, f"{verb} {where or '?'} with authorization {auth!r} and no API key"))
     return out
 
@@ -641,7 +647,8 @@ STACK_RULES: tuple[StackRule, ...] = (
     StackRule("sqs-source-redrive", "Queues Lambda consumes have a redrive policy.", check_sqs_sources_redrive),
     StackRule(
         "api-auth",
-        "Every API method needs an authorizer, IAM or an API key; only OPTIONS and GET /openapi.json are public.",
+        "Every API method needs an authorizer, IAM or an API key; only OPTIONS and GET /openapi.json are public, "
+        "and routes marked firehose_key (their handler checks X-Amz-Firehose-Access-Key).",
         check_api_auth,
     ),
     StackRule(

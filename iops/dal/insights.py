@@ -1,4 +1,4 @@
-"""Data access for the insights table: storing an insight once (with its alert claim) and the queries
+"""Data access for the insights table: storing an insight once and the queries
 behind the insight routes. The insight itself (stored item, API form) is `iops.models.insight.Insight`."""
 
 from __future__ import annotations
@@ -105,34 +105,12 @@ def get_insight(ddb: Any, table: str, alert_id: str) -> dict | None:
 
 
 def store_insight(ddb: Any, table: str, insight: models.Insight, ttl_days: int) -> bool:
-    """Put unless already stored and alerted; True when it still needs alerting."""
-    item = insight.to_item(ttl_days)
-    item["alerted"] = {"BOOL": False}
+    """Put unless already stored (a replay keeps the stored one, with the links made since); True if new."""
     try:
         ddb.put_item(
             TableName=table,
-            Item=item,
-            ConditionExpression="attribute_not_exists(insightId) OR alerted = :f",
-            ExpressionAttributeValues={":f": {"BOOL": False}},
-        )
-    except ddb.exceptions.ConditionalCheckFailedException:
-        return False
-    return True
-
-
-def set_alerted(ddb: Any, table: str, insight: models.Insight, alerted: bool) -> bool:
-    """Flip the insight's ``alerted`` flag if it holds the other value; False when it already held ``alerted``.
-
-    Claiming (False -> True) before publishing is what makes alerting idempotent: a retried
-    batch, or a concurrent one, finds the claim and publishes nothing. A failed publish releases it.
-    """
-    try:
-        ddb.update_item(
-            TableName=table,
-            Key={"insightId": {"S": insight.alert_id}, "timestamp": {"N": str(insight.timestamp_ms)}},
-            UpdateExpression="SET alerted = :to",
-            ConditionExpression="alerted = :from",
-            ExpressionAttributeValues={":to": {"BOOL": alerted}, ":from": {"BOOL": not alerted}},
+            Item=insight.to_item(ttl_days),
+            ConditionExpression="attribute_not_exists(insightId)",
         )
     except ddb.exceptions.ConditionalCheckFailedException:
         return False

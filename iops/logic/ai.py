@@ -3,14 +3,15 @@
 Records are grouped by series so each series costs one state read and one state write per
 batch; detectors run through `detectors.runtime.score_batch` under one deadline taken from the
 Lambda's remaining time; points whose combined score passes the threshold become insights with
-deterministic ids; HIGH and CRITICAL ones go to EventBridge, each claimed before it is published
-so a retried batch never publishes it twice. The result is the set of stream sequence numbers
-that must be retried: only those of the series that failed.
+deterministic ids (feedback on a series, `iops.logic.feedback`, can raise its threshold or teach it
+what is normal); every insight joins its incident (`iops.logic.incidents`), and incidents, not
+insights, are notified through EventBridge, each notification claimed before it is published so
+a retried batch never publishes it twice. The result is the set of stream sequence numbers that
+must be retried: only those of the series that failed.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -20,11 +21,12 @@ from detectors import plugins
 from detectors import severity as severities
 from detectors.contract import Detector, Enricher, Enrichment, Finding, GroupingRule, Point, SeriesKey
 from detectors.runtime import SeriesResult, confidence, risk_and_severity, score_batch
-from handlers.events import EVENT_DETAIL_TYPE, EVENT_SOURCE
 from iops import models
 from iops.dal.detector_state import load_states, save_states
-from iops.dal.insights import set_alerted, store_insight
+from iops.dal.insights import store_insight
+from iops.logic import incidents
 from iops.logic.explain import template_enrichment
+from iops.logic.feedback import NO_RULES, RulesCache, SeriesRules
 from iops.logic.patterns import Correlation, correlate
 from iops.logic.predictions import predict
 from iops.logs import get_logger
@@ -46,6 +48,9 @@ class BatchOutcome:
     """Sequence numbers to report as batch item failures."""
     insights: list[models.Insight] = field(default_factory=list)
     published: int = 0
+    """Incident notifications put on the bus."""
+    incidents: int = 0
+    """Incidents this batch's insights joined or opened."""
     points: int = 0
     skipped: int = 0
     detector_failures: dict[str, int] = field(default_factory=dict)
@@ -70,6 +75,10 @@ class Processor:
     prediction_settings: PredictionSettings = field(default_factory=PredictionSettings.from_env)
     pattern_settings: PatternSettings = field(default_factory=PatternSettings.from_env)
     grouping_rules: dict[str, GroupingRule] = field(default_factory=plugins.all_grouping_rules)
+    feedback: RulesCache = field(default_factory=RulesCache)
+    """What feedback changed per series (`iops.logic.feedback`), re-read every minute."""
+    clock: Any = time.time
+    """Wall-clock seconds: incident times (a simulation passes its own)."""
 
 
 def parse_record(record: dict) -> list[tuple[SeriesKey, Point]]:
@@ -94,11 +103,11 @@ def parse_record(record: dict) -> list[tuple[SeriesKey, Point]]:
     return pairs
 
 
-def findings_for(result: SeriesResult, threshold: float) -> list[Finding]:
-    """The points of one series whose combined score reaches the threshold."""
+def findings_for(result: SeriesResult, threshold: float, rules: SeriesRules = NO_RULES) -> list[Finding]:
+    """The points of one series whose combined score reaches its threshold, minus what feedback made normal."""
     out = []
     for r in result.results:
-        if r.combined < threshold:
+        if not rules.flags(r.point, r.combined, threshold):
             continue
         risk, severity = risk_and_severity(r.combined)
         top = max(r.scores, key=r.scores.get)
@@ -173,33 +182,6 @@ def build_insight(finding: Finding, enrichment: Enrichment) -> models.Insight:
     )
 
 
-def event_entry(bus: str, insight: models.Insight, dashboard_url: str) -> dict:
-    detail = insight.to_event()
-    detail["dashboard_link"] = f"{dashboard_url}/insights/{insight.alert_id}" if dashboard_url else ""
-    return {
-        "Source": EVENT_SOURCE,
-        "DetailType": EVENT_DETAIL_TYPE,
-        "Detail": json.dumps(detail),
-        "EventBusName": bus,
-        "Resources": [],
-    }
-
-
-def publish(events: Any, bus: str, insights: list[models.Insight], dashboard_url: str) -> list[models.Insight]:
-    """PutEvents in chunks of 10, retrying failed entries once; returns insights not published."""
-    failed: list[models.Insight] = []
-    for start in range(0, len(insights), 10):
-        chunk = insights[start : start + 10]
-        for _ in range(2):
-            resp = events.put_events(Entries=[event_entry(bus, i, dashboard_url) for i in chunk])
-            if not resp.get("FailedEntryCount"):
-                chunk = []
-                break
-            chunk = [i for i, e in zip(chunk, resp["Entries"], strict=True) if e.get("ErrorCode")]
-        failed.extend(chunk)
-    return failed
-
-
 def process_batch(processor: Processor, records: list[dict], deadline: float, replay: bool = False) -> BatchOutcome:
     """Score, store and alert on one batch; report which records must be retried.
 
@@ -231,6 +213,11 @@ def process_batch(processor: Processor, records: list[dict], deadline: float, re
     outcome.detector_timeouts = scored.timed_out
     outcome.late = scored.late
     results: list[SeriesResult] = scored.results
+    try:
+        series_rules = processor.feedback.get(processor.ddb, settings.incidents.feedback_table)
+    except Exception as exc:  # noqa: BLE001 - feedback refines detection; without it the batch goes on
+        log.error("could not read feedback rules", error=exc)
+        series_rules = processor.feedback.rules
     findings: list[Finding] = []
     for result in results:
         outcome.skipped += result.skipped
@@ -238,12 +225,12 @@ def process_batch(processor: Processor, records: list[dict], deadline: float, re
             outcome.detector_failures[f.detector] = outcome.detector_failures.get(f.detector, 0) + 1
         for name, secs in result.seconds.items():
             outcome.detector_seconds[name] = outcome.detector_seconds.get(name, 0.0) + secs
-        findings.extend(findings_for(result, settings.anomaly_threshold))
+        rules = series_rules.get(str(result.series), NO_RULES)
+        findings.extend(findings_for(result, settings.anomaly_threshold, rules))
     enrichments = enrich(processor, findings, deadline)
-    to_alert: list[tuple[SeriesKey, models.Insight]] = []
     candidates = [(f.series, build_insight(f, e)) for f, e in zip(findings, enrichments, strict=True)]
     candidates += [(r.series, i) for r in results for i in predict(r, processor.prediction_settings)]
-    try:  # patterns: members are linked and not alerted on their own; the pattern is one alert
+    try:  # patterns: members are linked; a pattern ties its hosts into one incident
         grouped = correlate(
             processor.ddb,
             settings.insights_table,
@@ -251,40 +238,38 @@ def process_batch(processor: Processor, records: list[dict], deadline: float, re
             processor.grouping_rules,
             [i for _, i in candidates],
         )
-    except Exception as exc:  # noqa: BLE001 - anomalies still go out one by one; their series are retried
+    except Exception as exc:  # noqa: BLE001 - anomalies still form incidents per host; their series are retried
         log.error("could not correlate anomalies", error=exc)
         grouped = Correlation()
         failed_series |= {s for s, i in candidates if i.type == "anomaly"}
+    stored: list[tuple[SeriesKey, models.Insight]] = []
     for series, insight in candidates + grouped.patterns:
         try:
-            needs_alert = store_insight(processor.ddb, settings.insights_table, insight, settings.insights_ttl_days)
+            store_insight(processor.ddb, settings.insights_table, insight, settings.insights_ttl_days)
             outcome.insights.append(insight)
-            alone = insight.alert_id not in grouped.suppressed
-            wanted = alone and severities.alerts(insight.severity) and settings.event_bus
-            # claim before publishing: whoever flips alerted to true publishes, nobody else
-            if needs_alert and set_alerted(processor.ddb, settings.insights_table, insight, True) and wanted:
-                to_alert.append((series, insight))
+            stored.append((series, insight))
         except Exception as exc:  # noqa: BLE001 - the series is retried, others go on
             log.error("could not store insight", series=series, error=exc)
             failed_series.add(series)
-    if to_alert:
-        try:
-            unpublished = publish(
-                processor.events, settings.event_bus, [i for _, i in to_alert], settings.dashboard_url
-            )
-        except Exception as exc:  # noqa: BLE001
-            log.error("could not publish alerts", error=exc)
-            unpublished = [i for _, i in to_alert]
-        missed = {id(i) for i in unpublished}
-        for series, insight in to_alert:
-            if id(insight) not in missed:
-                outcome.published += 1
-                continue
-            failed_series.add(series)  # the retry publishes it, once the claim is released
-            try:
-                set_alerted(processor.ddb, settings.insights_table, insight, False)
-            except Exception as exc:  # noqa: BLE001 - the claim stays: this alert is lost, say so loudly
-                log.error("alert not published and its claim not released", alert_id=insight.alert_id, error=exc)
+    # Every stored insight (a replayed one too: joining is idempotent) goes to its incident.
+    now_ms = int(processor.clock() * 1000)
+    to_assign = stored + grouped.updated  # a joined pattern brings its new hosts into its incident
+    touched, unassigned = incidents.assign(processor.ddb, settings.incidents, [i for _, i in to_assign], now_ms)
+    series_of = {i.alert_id: s for s, i in to_assign}
+    failed_series |= {series_of[i.alert_id] for i in unassigned}
+    outcome.incidents = len(touched)
+    try:
+        outcome.published = incidents.notify(
+            processor.ddb,
+            processor.events,
+            settings.event_bus,
+            settings.dashboard_url,
+            settings.incidents,
+            touched,
+            now_ms,
+        )
+    except Exception as exc:  # noqa: BLE001 - what is due stays due: the sweeper sends it within a minute
+        log.error("could not notify incidents", error=exc)
     ok_results = [r for r in results if r.series not in failed_series]
     failed_series |= save_states(processor.ddb, settings.state_table, ok_results)
     for series in failed_series:

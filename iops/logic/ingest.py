@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iops import models
-from iops.dal import dynamo
+from iops.dal import counters, dynamo
 from iops.dal.metrics import update_request
 from iops.errors import BadRequest
-from iops.models.common import MAX_LISTED_ITEMS, InvalidMetric, Metric
+from iops.logic import samples
+from iops.models.common import MAX_LISTED_ITEMS, MAX_METRICS_PER_ITEM, InvalidMetric, Metric
 
 MAX_BODY_BYTES = 1_048_576
 MAX_LISTED_ERRORS = 5
@@ -110,4 +111,58 @@ def ingest(ddb: Any, table: str, body: str | None, max_items: int, ttl_days: int
         for index in groups[i][0]:
             result.unstored.append(ItemError(index, ["not stored: the database is busy, retry this metric"]))
     result.accepted = len(raw_items) - len(result.rejected) - len(result.unstored)
+    return result
+
+
+def store_samples(
+    ddb: Any, table: str, counters_table: str, decoded: samples.Decoded, ttl_days: int, deadline: float
+) -> samples.StoreResult:
+    """Store a decoded request the way ``POST /metrics`` stores metrics: counters become rates first.
+
+    Samples of one host and time share an item, at most `MAX_METRICS_PER_ITEM` fields per write;
+    each goes through the metric model's validation. A counter's new reading is kept only when
+    nothing of its request failed to store, so a retried request gives the same rates again.
+    """
+    result = samples.StoreResult(rejected=decoded.rejected, errors=list(decoded.errors))
+    points = list(decoded.samples)
+    policy = dynamo.UNTIL_DEADLINE.until(deadline)
+    changed: dict[str, samples.Last] = {}
+    if decoded.counters:
+        previous, unread = counters.load_last(ddb, counters_table, [p.series for p in decoded.counters], policy)
+        result.unstored += sum(p.series in unread for p in decoded.counters)
+        made, changed = samples.rates([p for p in decoded.counters if p.series not in unread], previous)
+        points += made + samples.means(made, decoded.means)
+    by_item: dict[tuple[str, int], dict[str, float]] = {}
+    for s in points:
+        by_item.setdefault((s.host, s.timestamp_ms), {})[s.field] = s.value
+    # Round k holds the k-th chunk of each item, so two writes of one item never run at once:
+    # the emulator's UpdateItem is not atomic, and concurrent SETs on one item lose fields.
+    rounds: list[list[Metric]] = []
+    for (host, ts_ms), values in by_item.items():
+        names = list(values)
+        for k, start in enumerate(range(0, len(names), MAX_METRICS_PER_ITEM)):
+            chunk = {n: values[n] for n in names[start : start + MAX_METRICS_PER_ITEM]}
+            try:
+                metric = validate_metric({"hostname": host, "timestamp": ts_ms / 1000, **chunk})
+            except InvalidMetric as exc:
+                result.rejected += len(chunk)
+                for message in exc.errors:
+                    if len(result.errors) < samples.MAX_LISTED and message not in result.errors:
+                        result.errors.append(f"{host}: {message}")
+                continue
+            while len(rounds) <= k:
+                rounds.append([])
+            rounds[k].append(metric)
+    now = time.time()
+    any_failed = False
+    for metrics in rounds:
+        failed = dynamo.update_each(ddb, table, [update_request(m, now, ttl_days) for m in metrics], policy)
+        unstored = sum(len(metrics[i].values) for i in failed)
+        result.unstored += unstored
+        result.stored += sum(len(m.values) for m in metrics) - unstored
+        any_failed = any_failed or bool(failed)
+    if not any_failed and changed:
+        unwritten = counters.save_last(ddb, counters_table, changed, policy)
+        if unwritten:  # the next reading of these series only sets a baseline again: one rate is lost, no data
+            result.errors.append(f"{len(unwritten)} counter baselines not saved (the database is busy)")
     return result

@@ -40,6 +40,9 @@ class Correlation:
     """Anomaly ids of this batch that belong to a pattern: stored and linked, not alerted."""
     joined: int = 0
     """Patterns from earlier batches that this batch's anomalies joined (updated in place)."""
+    updated: list[tuple[SeriesKey, models.Insight]] = field(default_factory=list)
+    """Those joined patterns as updated, with a member series of this batch: stored already, but their
+    incident must learn the new hosts, so that a host joining a pattern joins its incident."""
 
 
 def member_of(insight: models.Insight) -> Member:
@@ -162,6 +165,7 @@ def correlate(
             first = next(m for m in cluster if m.alert_id in fresh_ids)
             if joined and insight_store.update_pattern(ddb, insights_table, pattern):
                 result.joined += 1
+                result.updated.append((SeriesKey(first.entity, first.metric), pattern))
             else:
                 result.patterns.append((SeriesKey(first.entity, first.metric), pattern))
             for m in members:

@@ -23,6 +23,14 @@ from iops.models.common import (
     InsightType,
     anchored,
 )
+from iops.models.incident import (  # noqa: F401 - FeedbackResult, IncidentDetail: the OpenAPI operations' bodies
+    FeedbackResult,
+    Incident,
+    IncidentDetail,
+    IncidentStatus,
+    Silence,
+    Verdict,
+)
 from iops.models.insight import Insight
 from iops.models.metric import MetricIn
 
@@ -49,6 +57,37 @@ class IngestResult(BaseModel):
     errors: list[ItemErrors]
     errorsNotListed: int = Field(description=f"rejected items beyond the first {MAX_LISTED_ITEMS}, counted only")
     message: str | None = None
+
+
+class OtlpPartialSuccess(BaseModel):
+    rejectedDataPoints: int = 0
+    errorMessage: str = ""
+
+
+class OtlpExportResponse(BaseModel):
+    """OTLP/HTTP's ExportMetricsServiceResponse (JSON encoding; protobuf for a protobuf request)."""
+
+    partialSuccess: OtlpPartialSuccess | None = None
+
+
+class FirehoseRecord(BaseModel):
+    data: str = Field(description="base64 of newline-delimited CloudWatch metric-stream JSON")
+
+
+class FirehoseRequest(BaseModel):
+    """A Kinesis Data Firehose HTTP endpoint delivery."""
+
+    requestId: str
+    timestamp: int = Field(description="epoch milliseconds")
+    records: list[FirehoseRecord]
+
+
+class FirehoseResponse(BaseModel):
+    """What Firehose requires back: its request id, a timestamp, and on failure the reason."""
+
+    requestId: str
+    timestamp: int
+    errorMessage: str | None = None
 
 
 class MetricsBatch(BaseModel):
@@ -123,3 +162,64 @@ class InsightPath(BaseModel):
     """``GET /insights/{id}``."""
 
     id: str
+
+
+# --- incidents, silences, feedback (docs/incidents.md) ---------------------------------------------
+
+MATCHER = r"^[A-Za-z0-9._:/*-]{1,256}$"
+
+
+class IncidentsPage(BaseModel):
+    incidents: list[Incident]
+    nextToken: str | None
+
+
+class IncidentsQuery(BaseModel):
+    """``GET /incidents``."""
+
+    status: IncidentStatus | None = Field(None, description="Only incidents in this status")
+    host: Entity | None = Field(None, description="Only incidents on this host")
+    since: str | None = Field(None, description="Only incidents changed at or after this time")
+    limit: int | None = _page_size(INSIGHTS_MAX_LIMIT, INSIGHTS_DEFAULT_LIMIT)
+    nextToken: str | None = _next_token()
+
+
+class IncidentPath(BaseModel):
+    id: str
+
+
+class SilencePath(BaseModel):
+    id: str
+
+
+class SilenceRequest(BaseModel):
+    """``POST /silences``: incidents all of whose hosts and metrics match are recorded, not notified."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(pattern=MATCHER, description="Host name; * matches any characters")
+    metric: str = Field("*", pattern=MATCHER, description="Metric name; * matches any characters")
+    starts_at: str | None = Field(None, description="ISO 8601 (default: now)")
+    ends_at: str = Field(description="ISO 8601, after starts_at and in the future")
+    comment: str = Field("", max_length=1000)
+
+
+class SilencesPage(BaseModel):
+    silences: list[Silence]
+
+
+class FeedbackRequest(BaseModel):
+    """``POST /insights/{id}/feedback``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: Verdict
+    comment: str = Field("", max_length=1000)
+
+
+class IncidentAction(BaseModel):
+    """``POST /incidents/{id}/ack`` and ``/resolve``: the body may be empty."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str = Field("", max_length=1000)

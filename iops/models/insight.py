@@ -15,14 +15,13 @@ Three forms of one `Insight`:
 from __future__ import annotations
 
 import time
-from decimal import Decimal
 from typing import Annotated, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import BaseModel, ConfigDict, Field, WrapSerializer, computed_field
 
 from detectors.severity import Severity
 from handlers.definitions import INSIGHTS, RECENT_INDEX
+from iops.models import items
 from iops.models.common import ENTITY_TYPE, INSIGHT_TYPES, InsightType, insight_id, iso
 
 __all__ = ["ENTITY_TYPE", "INSIGHT_TYPES", "STORED_DEFAULTS", "Insight", "InsightType", "insight_id"]
@@ -42,9 +41,6 @@ STORED_DEFAULTS: dict[str, Any] = {
     "expected": None,
 }
 """What an item lacks is read as this: ``None`` is never stored, and the oldest items lack more."""
-
-_ser = TypeSerializer()
-_de = TypeDeserializer()
 
 
 def _integral(value: float, handler: Any):  # noqa: ANN202 - no return type: the schema stays "number"
@@ -117,35 +113,13 @@ class Insight(BaseModel):
             "created_at": int(now * 1000),
             INSIGHTS.ttl_attribute: int(now + ttl_days * 86_400),
         }
-        return {k: _ser.serialize(_dynamo(v)) for k, v in record.items() if v is not None}
+        return items.to_item(record)
 
     @classmethod
     def from_item(cls, item: dict[str, dict]) -> Insight:
         """An insight read back from its item (extra attributes, such as ``alerted``, ignored)."""
-        raw = {k: _plain(_de.deserialize(v)) for k, v in item.items()}
+        raw = items.from_item(item)
         fields = {k: v for k, v in raw.items() if k in cls.model_fields}
         fields["alert_id"] = raw[INSIGHTS.hash_key]
         fields["timestamp_ms"] = int(raw[INSIGHTS.range_key])
         return cls(**{**STORED_DEFAULTS, "affected_hosts": [raw.get("entity_id")], **fields})
-
-
-def _dynamo(value: Any) -> Any:
-    """Floats as Decimals (exact decimal of the float's repr), ``None`` left out of maps."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {k: _dynamo(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list | tuple):
-        return [_dynamo(v) for v in value]
-    return value
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB's Decimals as ints (whole, within 2**53) or floats."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and abs(value) < 2**53 else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value

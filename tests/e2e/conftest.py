@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +191,26 @@ def open_page(browser: Any) -> Iterator[Any]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def send_history_then_spike(system: LocalSystem, host: str) -> float:
+    """60 normal points at 1-minute spacing (cpuUsage 10±1), then a spike (99). Returns the
+    monotonic time just before the spike's POST."""
+    now = datetime.now(UTC)
+    rng = random.Random(host)
+    history = [
+        {
+            "hostname": host,
+            "timestamp": (now - timedelta(minutes=60 - i)).isoformat(),
+            "cpuUsage": round(10 + rng.uniform(-1, 1), 2),
+            "memoryUsage": round(40 + rng.uniform(-1, 1), 2),
+        }
+        for i in range(60)
+    ]
+    status, body = http_json("POST", f"{system.url}/metrics", {"metrics": history}, key=system.key)
+    assert status == 200 and body["accepted"] == 60, body
+    t0 = time.monotonic()
+    spike = {"hostname": host, "timestamp": now.isoformat(), "cpuUsage": 99.0, "memoryUsage": 40.2}
+    status, body = http_json("POST", f"{system.url}/metrics", spike, key=system.key)
+    assert status == 200 and body["accepted"] == 1, body
+    return t0

@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import random
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import PHONE, LocalSystem, Probe, http_json, sign_in, skip_reason
+from .conftest import PHONE, LocalSystem, Probe, send_history_then_spike, sign_in, skip_reason
 from .proxy import SwitchableProxy
 
 pytestmark = [
@@ -51,32 +50,9 @@ def report(capsys: pytest.CaptureFixture[str], artifacts: Path, name: str, value
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def send_history_then_spike(system: LocalSystem, host: str) -> float:
-    """60 normal points at 1-minute spacing (cpuUsage 10±1), then a spike (99). Returns the
-    monotonic time just before the spike's POST."""
-    now = datetime.now(UTC)
-    rng = random.Random(host)
-    history = [
-        {
-            "hostname": host,
-            "timestamp": (now - timedelta(minutes=60 - i)).isoformat(),
-            "cpuUsage": round(10 + rng.uniform(-1, 1), 2),
-            "memoryUsage": round(40 + rng.uniform(-1, 1), 2),
-        }
-        for i in range(60)
-    ]
-    status, body = http_json("POST", f"{system.url}/metrics", {"metrics": history}, key=system.key)
-    assert status == 200 and body["accepted"] == 60, body
-    t0 = time.monotonic()
-    spike = {"hostname": host, "timestamp": now.isoformat(), "cpuUsage": 99.0, "memoryUsage": 40.2}
-    status, body = http_json("POST", f"{system.url}/metrics", spike, key=system.key)
-    assert status == 200 and body["accepted"] == 1, body
-    return t0
-
-
 def test_page_loads_without_console_errors(local_system: LocalSystem, open_page: Any, artifacts: Path) -> None:
     probe: Probe = open_page()
-    sign_in(probe.page, local_system)
+    sign_in(probe.page, local_system, local_system.url + "/insights")
     wait_status(probe.page, "connected", 15)
     probe.page.wait_for_selector(FIRST_LOAD_DONE)
     if probe.page.locator('[data-testid="empty"]').count():  # a fresh system: the intentional empty state
@@ -100,7 +76,7 @@ def test_anomaly_reaches_the_feed_with_a_toast_then_the_host_chart(
     host = f"e2e-web-{random.randrange(10_000):04d}"
     probe = open_page()
     page = probe.page
-    sign_in(page, local_system)
+    sign_in(page, local_system, local_system.url + "/insights")
     wait_status(page, "connected", 15)
     page.wait_for_selector(FIRST_LOAD_DONE)
 
@@ -161,7 +137,7 @@ def test_anomaly_reaches_the_feed_with_a_toast_then_the_host_chart(
     phone.page.screenshot(path=str(artifacts / "signin-phone.png"))
     sign_in(phone.page, local_system, detail_url)
     phone.page.wait_for_selector('[data-testid="insight-detail"]')
-    phone.page.goto(local_system.url + "/")
+    phone.page.goto(local_system.url + "/insights")
     phone.page.wait_for_selector(card)
     phone.page.wait_for_timeout(6_000)  # one more poll
     assert phone.page.locator('[data-testid="toast"]').count() == 0
@@ -182,7 +158,7 @@ def test_status_turns_to_error_after_three_failed_polls_and_recovers(
         probe = open_page()
         page = probe.page
         # The proxy's config.json points the app, and its sign-in, at the proxy.
-        sign_in(page, local_system, proxy.url + "/")
+        sign_in(page, local_system, proxy.url + "/insights")
         wait_status(page, "connected", 15)
         assert proxy.poll_count("answered") >= 1
 

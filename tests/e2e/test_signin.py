@@ -20,7 +20,7 @@ pytestmark = [
 ]
 
 FORM = '[data-testid="signin-form"]'
-FEED_LOADED = '[data-testid="alerts-feed"], [data-testid="empty"]'
+FEED_LOADED = '[data-testid="alerts-feed"], [data-testid="empty"], [data-testid="incidents-page"]'
 LIBRARY_PREFIX = "CognitoIdentityServiceProvider."
 
 

@@ -215,7 +215,7 @@ def test_bad_alert_config_fails_the_program(override: dict, message: str) -> Non
         run_program("dev", override)
 
 
-def test_only_the_ai_function_may_put_events_on_the_bus(graph) -> None:
+def test_only_the_ai_function_and_the_sweeper_may_put_events_on_the_bus(graph) -> None:
     bus = graph.one(BUS, "alerting")
     ai_fn = graph.one(FN, "ai-ai")
     ai_role = graph.one("aws:iam/role:Role", "ai-ai-role")
@@ -231,11 +231,14 @@ def test_only_the_ai_function_may_put_events_on_the_bus(graph) -> None:
         "events:PutEvents",
         bus.outputs["arn"],
     )
-    assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [ai_role.outputs["arn"]]}}
+    sweeper_role = graph.one("aws:iam/role:Role", "ai-incident-sweeper")  # it sends reminders and resolve notices
+    assert deny["Condition"] == {
+        "ArnNotEquals": {"aws:PrincipalArn": [ai_role.outputs["arn"], sweeper_role.outputs["arn"]]}
+    }
     others = [
         s
         for rec in graph.of_type("aws:iam/rolePolicy:RolePolicy")
-        if rec.name != ai_policy.name
+        if rec.name not in (ai_policy.name, "ai-incident-sweeper-policy")
         for s in statements(rec)
         if "events:PutEvents" in s.get("Action", [])
     ]

@@ -27,6 +27,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from components.function import XRAY_STATEMENT
+from handlers.definitions import ROUTES
 from policy import pack, rules
 from tests.infra.harness import ROOT, Graph, run_program
 
@@ -141,8 +142,16 @@ BAD = [
     ("usage-plan-quota", rules.USAGE_PLAN, {"throttleSettings": {"rateLimit": 10, "burstLimit": 20}}),
     ("usage-plan-quota", rules.USAGE_PLAN, {"quotaSettings": {"limit": 1000}}),
     ("usage-plan-quota", rules.USAGE_PLAN, {"quotaSettings": {"limit": 0, "period": "DAY"}}),
-    ("cloudfront-tls", rules.DISTRIBUTION, {**CDN_OK, "viewerCertificate": {**ACM_CERT, "minimumProtocolVersion": "TLSv1"}}),
-    ("cloudfront-tls", rules.DISTRIBUTION, {**CDN_OK, "viewerCertificate": {**ACM_CERT, "minimumProtocolVersion": "TLSv1.1_2016"}}),
+    (
+        "cloudfront-tls",
+        rules.DISTRIBUTION,
+        {**CDN_OK, "viewerCertificate": {**ACM_CERT, "minimumProtocolVersion": "TLSv1"}},
+    ),
+    (
+        "cloudfront-tls",
+        rules.DISTRIBUTION,
+        {**CDN_OK, "viewerCertificate": {**ACM_CERT, "minimumProtocolVersion": "TLSv1.1_2016"}},
+    ),
     ("cloudfront-tls", rules.DISTRIBUTION, {**CDN_OK, "viewerCertificate": ACM_CERT}),
     ("cloudfront-tls", rules.DISTRIBUTION, {**CDN_OK, "defaultCacheBehavior": {"viewerProtocolPolicy": "allow-all"}}),
     (
@@ -213,7 +222,11 @@ GOOD = [
     ("usage-plan-quota", rules.USAGE_PLAN, {"quotaSettings": {"limit": 1000, "period": "DAY"}}),
     # The default *.cloudfront.net certificate: CloudFront fixes its minimum protocol (docs/security.md).
     ("cloudfront-tls", rules.DISTRIBUTION, CDN_OK),
-    ("cloudfront-tls", rules.DISTRIBUTION, {**CDN_OK, "viewerCertificate": {**ACM_CERT, "minimumProtocolVersion": "TLSv1.2_2021"}}),
+    (
+        "cloudfront-tls",
+        rules.DISTRIBUTION,
+        {**CDN_OK, "viewerCertificate": {**ACM_CERT, "minimumProtocolVersion": "TLSv1.2_2021"}},
+    ),
     (
         "kms-service-principal-condition",
         "aws:kms/key:Key",
@@ -335,7 +348,7 @@ def _relinked(res: list[rules.Res], key: str, **props: object) -> list[rules.Res
     return rules.link_by_value([rules.Res(r.type, r.key, r.props) for r in _edit(res, key, **props)])
 
 
-def test_api_auth_allows_only_preflight_and_the_openapi_document_without_auth() -> None:
+def test_api_auth_allows_only_preflight_the_openapi_document_and_firehose_key_routes_without_auth() -> None:
     res = as_resources(graph("dev"))
     check = _rule("api-auth")
     assert check(res) == []
@@ -344,7 +357,17 @@ def test_api_auth_allows_only_preflight_and_the_openapi_document_without_auth() 
         for r in res
         if r.type == rules.REST_METHOD and r.props["authorization"] == "NONE" and not r.props.get("apiKeyRequired")
     }
-    assert {k for m, k in public if m != "OPTIONS"} == {"ingest-rest-get-openapi-json"}
+    assert {k for m, k in public if m != "OPTIONS"} == {
+        "ingest-rest-get-openapi-json",
+        "ingest-rest-post-firehose-cloudwatch",
+    }
+    # the Firehose exemption is the routes marked firehose_key, and only their method
+    assert rules.FIREHOSE_KEY_METHODS == {(r.method, r.path) for r in ROUTES if r.firehose_key} != set()
+    firehose = [
+        rules.Res(rules.HTTP_ROUTE, "fh", {"routeKey": "POST /firehose/cloudwatch", "authorizationType": "NONE"}),
+        rules.Res(rules.HTTP_ROUTE, "fh-get", {"routeKey": "GET /firehose/cloudwatch", "authorizationType": "NONE"}),
+    ]
+    assert [k for k, _ in check([*res, *firehose])] == ["fh-get"]
     # A read route opened, the writer's key dropped, an authorizer type without its authorizer: each reported.
     opened = _edit(res, "ingest-rest-get-insights", authorization="NONE", authorizerId=None)
     assert check(opened) == [("ingest-rest-get-insights", "GET /insights with authorization 'NONE' and no API key")]
@@ -403,9 +426,7 @@ def test_the_program_with_an_uncapped_function_fails_the_pack() -> None:
 
 def test_kms_rule_passes_the_stacks_keys_and_they_are_not_vacuous() -> None:
     keys = graph("prod").of_type(rules.KMS_KEY)
-    services = [
-        s for k in keys for s in k.json_input("policy")["Statement"] if "Service" in s.get("Principal", {})
-    ]
+    services = [s for k in keys for s in k.json_input("policy")["Statement"] if "Service" in s.get("Principal", {})]
     assert keys and len(services) >= 3
     assert all(rules.check_kms_service_conditions(k.type, k.outputs) == [] for k in keys)
 

@@ -70,7 +70,12 @@ def test_every_signed_in_route_has_the_pool_authorizer_and_the_others_none() -> 
             assert m["authorization"] == "NONE" and "authorizerId" not in m, r
         assert bool(m.get("apiKeyRequired")) == r.api_key, r
     assert methods[("POST", "/metrics")]["apiKeyRequired"] is True
-    assert {(r.method, r.path) for r in ROUTES if not r.signed_in and not r.api_key} == {("GET", "/openapi.json")}
+    open_routes = {(r.method, r.path) for r in ROUTES if not r.signed_in and not r.api_key}
+    assert open_routes == {
+        ("GET", "/openapi.json"),
+        ("POST", "/firehose/cloudwatch"),
+    }  # Firehose: its key, checked by the handler
+    assert all(r.firehose_key for r in ROUTES if (r.method, r.path) == ("POST", "/firehose/cloudwatch"))
     preflight = [m for m in g.of_type(METHOD) if m.inputs["httpMethod"] == "OPTIONS"]
     assert preflight and all(m.inputs["authorization"] == "NONE" for m in preflight)  # browsers send no token
 
@@ -186,6 +191,7 @@ def test_every_function_has_reserved_concurrency() -> None:
         "iops-dev-ai": 50,
         "iops-dev-ib-process": 20,
         "iops-dev-ib-simulator": 1,
+        "iops-dev-incident-sweeper": 1,
     }
     g = graph("dev", queryReservedConcurrency=5, insightsReservedConcurrency=6)
     assert g.one(FN, "ingest-query").inputs["reservedConcurrentExecutions"] == 5

@@ -12,10 +12,27 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import pytest
 
 from local.emulator import free_port
+
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T], timeout_s: float, what: str, every_s: float = 0.5) -> T:
+    """``check()``'s first truthy answer, polled every ``every_s`` until ``timeout_s``; else the test fails saying ``what``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(every_s)
+    pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,8 @@
-"""`iops local --alerts-webhook URL`: one SNS-style delivery per HIGH/CRITICAL insight, none for others.
+"""`iops local --alerts-webhook URL`: one SNS-style delivery per HIGH/CRITICAL incident, none for others.
+
+Notifications are per incident (docs/incidents.md): a host's insights that overlap in time are one
+incident, notified once when it opens at HIGH or above. tests/local/test_incidents_local.py covers
+reminders, acknowledgement, resolve notices and silences.
 
 The system runs as a user runs it (a subprocess); a tiny HTTP server stands in for the webhook.
 """
@@ -17,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from local.alerts import VISIBILITY_S
-from tests.local.iops_process import IopsLocal, http
+from tests.local.iops_process import IopsLocal, http, wait_for
 
 KEY = "alerts-test-key"
 ALERTING = ("HIGH", "CRITICAL")
@@ -84,16 +88,6 @@ def sawtooth_with_bumps(host: str, start: float) -> list[dict]:
     return [{"hostname": host, "timestamp": start + 60 * i, "cpuUsage": v} for i, v in enumerate(values)]
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = predicate()
-        if got:
-            return got
-        time.sleep(0.25)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def settled_insights(system: IopsLocal, hosts: list[str]) -> list[dict]:
     """All insights of ``hosts`` once their number has not changed for two seconds."""
     last, since = -1, time.monotonic()
@@ -115,8 +109,15 @@ def receiver() -> Iterator[Receiver]:
     server.server_close()
 
 
+def incidents(system: IopsLocal, host: str) -> list[dict]:
+    """Every incident of ``host`` (any status), as a signed-in reader lists them."""
+    status, page = http("GET", f"{system.url}/incidents?host={host}&limit=100", token=system.token)
+    assert status == 200, page
+    return page["incidents"]
+
+
 @pytest.mark.slow
-def test_one_webhook_delivery_per_high_or_critical_insight_and_none_for_lower(receiver: Receiver) -> None:
+def test_one_webhook_delivery_per_high_or_critical_incident_and_none_for_lower(receiver: Receiver) -> None:
     # Bedrock on, as in the stack: the emulator has no Converse, so every insight takes the template path.
     system = local("--alerts-webhook", receiver.url, env={"ANOMALY_THRESHOLD": "0.45", "BEDROCK_ENABLED": "true"})
     try:
@@ -125,36 +126,36 @@ def test_one_webhook_delivery_per_high_or_critical_insight_and_none_for_lower(re
         post(system, flat_then_spike(hosts[0], start) + sawtooth_with_bumps(hosts[1], start))
         wait_for(lambda: any(i["observed"] == 97.0 for i in insights(system, hosts[0])), 20, "the spike's insight")
         found = settled_insights(system, hosts)
-        alerting = {i["alert_id"] for i in found if i["severity"] in ALERTING}
-        lower = [i for i in found if i["severity"] not in ALERTING]
-        assert alerting, "no HIGH/CRITICAL insight: nothing to alert on"
-        assert lower, "no LOW/MEDIUM insight: 'none for lower ones' would be untested"
+        assert any(i["severity"] in ALERTING for i in found), "no HIGH/CRITICAL insight: nothing to alert on"
+        assert any(i["severity"] not in ALERTING for i in found), "no LOW/MEDIUM insight: 'none for lower' untested"
         for i in found:
             assert i["explanation"] and i["recommendations"], i
             assert "claude" not in i["model_used"], i  # the template, not the model
+        cases = [c for h in hosts for c in incidents(system, h)]
+        alerting = {c["incident_id"]: c for c in cases if c["severity"] in ALERTING}
+        assert alerting and len(alerting) < len(cases), cases  # the saw's incidents stay below HIGH
         wait_for(lambda: len(receiver.bodies) >= len(alerting), 20, f"{len(alerting)} webhook deliveries")
         time.sleep(VISIBILITY_S + 1)  # an alert delivered but not deleted would come back by now
     finally:
         assert system.stop() == 0
-    delivered = Counter(re.search(r"\(id ([^)]+)\)$", b["Message"]).group(1) for b in receiver.bodies)
-    assert delivered == Counter(alerting)  # exactly once each, nothing for LOW/MEDIUM
+    ids = [re.search(r"\(id ([^)]+)\)$", b["Message"]).group(1) for b in receiver.bodies]
+    assert Counter(ids) == Counter(list(alerting))  # exactly once each, nothing for LOW/MEDIUM, not one per point
     by_id = {i["alert_id"]: i for i in found}
-    for body in receiver.bodies:
+    for body, incident_id in zip(receiver.bodies, ids, strict=True):
+        case = alerting[incident_id]
+        worst = max((by_id[a] for a in case["insight_ids"] if a in by_id), key=lambda i: i["risk_score"])
+        host = case["hosts"][0]
         assert body["Type"] == "Notification"
         assert body["TopicArn"].endswith(":iops-local-alerts")
         assert body["MessageId"] and body["Timestamp"]
-        insight = by_id[re.search(r"\(id ([^)]+)\)$", body["Message"]).group(1)]
-        assert body["Subject"] == f"IOps {insight['severity']}: cpuUsage on {insight['entity_id']}"
-        assert (
-            f"{insight['severity']} alert (risk {insight['risk_score']}/100): cpuUsage on {insight['entity_id']}"
-            in body["Message"]
-        )
-        assert insight["explanation"] in body["Message"]
-        assert f"First step: {insight['recommendations'][0]}." in body["Message"]
-        assert f"{system.url}/insights/{insight['alert_id']}" in body["Message"]
-    print(f"insights: {len(found)} ({len(lower)} below HIGH), webhook deliveries: {len(receiver.bodies)}")
-    sample = next(b for b in receiver.bodies if "alert-flat" in b["Message"])
-    print("delivered:", json.dumps(sample, indent=2))
+        assert body["Subject"] == f"IOps {case['severity']} opened: cpuUsage on {host}"
+        assert f"{case['severity']} incident (risk {case['risk_score']}/100, " in body["Message"]
+        assert f"cpuUsage on {host}" in body["Message"]
+        assert case["summary"] == worst["explanation"] and worst["explanation"] in body["Message"]
+        assert f"First step: {worst['recommendations'][0]}." in body["Message"]
+        assert f"{system.url}/incidents/{incident_id}" in body["Message"]
+    print(f"insights: {len(found)}, incidents: {len(cases)}, webhook deliveries: {len(receiver.bodies)}")
+    print("delivered:", json.dumps(receiver.bodies[0], indent=2))
 
 
 @pytest.mark.slow
@@ -167,5 +168,5 @@ def test_without_a_webhook_alerts_are_printed() -> None:
     finally:
         assert system.stop() == 0
     printed = [line for line in system.output if line.startswith("ALERT ")]
-    assert printed == ["ALERT IOps CRITICAL: cpuUsage on console-flat\n"]
-    assert any("IOps Dashboard CRITICAL alert" in line and "console-flat" in line for line in system.output)
+    assert printed == ["ALERT IOps CRITICAL opened: cpuUsage on console-flat\n"]
+    assert any("IOps Dashboard CRITICAL incident" in line and "console-flat" in line for line in system.output)

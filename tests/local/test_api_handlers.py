@@ -36,7 +36,8 @@ def test_every_route_has_a_handler(aws) -> None:
             path,
             body={"hostname": "h", "timestamp": NOW, "cpuUsage": 1} if route.method == "POST" else None,
         )
-        assert status in (200, 404), (route, status)
+        # the route's own handler answered: whatever it thinks of this body, never "no route" or a crash
+        assert status < 500 and (status != 404 or "{id}" in route.path), (route, status)
 
 
 def test_post_then_get_returns_all_hundred(aws) -> None:

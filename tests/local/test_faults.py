@@ -24,6 +24,8 @@ from botocore.stub import Stubber
 from detectors.bedrock import BedrockEnricher
 from detectors.sagemaker import ENDPOINT_ENV, SageMakerDetector
 from detectors.statistical import StatisticalDetector
+from iops.dal import incidents as incident_store
+from iops.logic import incidents
 from iops.logic import ingest as ingest_logic
 from iops.logic.ai import process_batch
 from iops.models.common import iso
@@ -151,7 +153,8 @@ class FlakyEvents:
                 results.append({"ErrorCode": "InternalFailure", "ErrorMessage": "injected"})
             else:
                 results.append({"EventId": str(len(self.delivered))})
-                self.delivered.append(json.loads(entry["Detail"])["alert_id"])
+                detail = json.loads(entry["Detail"])
+                self.delivered.append(f"{detail['incident_id']}:{detail['notification']}")
         self.bad_calls -= 1
         return {"FailedEntryCount": sum("ErrorCode" in r for r in results), "Entries": results}
 
@@ -164,8 +167,8 @@ def alerting_batch(host: str = "db-01") -> list[dict]:
 
 
 @pytest.mark.parametrize("bad_calls", [1, 2])
-def test_put_events_partial_failure_alerts_exactly_once(ddb, monkeypatch, bad_calls: int) -> None:
-    """1 failed call: the entry is retried at once. 2: the record is retried (Lambda) and alerted then."""
+def test_put_events_partial_failure_notifies_exactly_once(ddb, monkeypatch, bad_calls: int) -> None:
+    """A failed entry is released, not lost: the next sweep sends it (after 2 failures, the one after)."""
     monkeypatch.setenv("EVENT_BUS_NAME", "iops-test-bus")
     proc = processor(ddb)
     proc.events = FlakyEvents(bad_calls)
@@ -173,15 +176,24 @@ def test_put_events_partial_failure_alerts_exactly_once(ddb, monkeypatch, bad_ca
     out = process_batch(proc, batch, time.monotonic() + 60)
     alerts = [i for i in out.insights if i.severity in ("HIGH", "CRITICAL")]
     assert alerts, "the injected spike should be HIGH or CRITICAL"
-    if bad_calls == 2:
-        assert out.failed == {r["dynamodb"]["SequenceNumber"] for r in batch}
-        assert proc.events.delivered == []
-        out = process_batch(proc, batch, time.monotonic() + 60)  # the event source mapping's retry
-    assert not out.failed
-    assert sorted(proc.events.delivered) == sorted(i.alert_id for i in alerts)
+    assert not out.failed and proc.events.delivered == [], "stored; the notification waits for the sweeper"
+    settings = proc.settings
+    opened = [
+        f"{c['incidentId']}:opened" for c in incident_store.open_incidents(ddb, settings.incidents.table, ("open",))
+    ]
+    assert len(opened) == 1, "one spike, one incident"
+
+    def sweep() -> None:
+        incidents.sweep(ddb, proc.events, settings.event_bus, None, settings.incidents, int(time.time() * 1000))
+
+    sweep()
+    assert proc.events.delivered == ([] if bad_calls == 2 else opened)
+    sweep()
+    assert proc.events.delivered == opened
     again = process_batch(proc, batch, time.monotonic() + 60)  # a replay after success
     assert again.skipped == len(batch) and not again.insights
-    assert sorted(proc.events.delivered) == sorted(i.alert_id for i in alerts)
+    sweep()
+    assert proc.events.delivered == opened
     assert len([i for i in all_insights(ddb) if i["entity_id"] == "db-01"]) == len(out.insights)
 
 

@@ -17,6 +17,7 @@ so valid-looking tokens and far-future times are rightly refused with a document
 from __future__ import annotations
 
 import base64
+import gzip
 import itertools
 import json
 import os
@@ -30,6 +31,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi import checks as openapi_checks
 
@@ -44,11 +46,26 @@ EXAMPLES = int(os.environ.get("IOPS_FUZZ_EXAMPLES", "1000"))
 """Per generated case: 9 schema cases, raw bodies, any path, tokens and deep JSON make > 10,000 requests."""
 OPERATIONS = [
     ("POST", "/metrics"),
+    ("POST", "/v1/metrics"),
+    ("POST", "/api/v1/write"),
+    ("POST", "/firehose/cloudwatch"),
     ("GET", "/metrics"),
     ("GET", "/insights"),
     ("GET", "/insights/recent"),
     ("GET", "/insights/{id}"),
+    ("POST", "/insights/{id}/feedback"),
+    ("GET", "/incidents"),
+    ("GET", "/incidents/{id}"),
+    ("POST", "/incidents/{id}/ack"),
+    ("POST", "/incidents/{id}/resolve"),
+    ("POST", "/silences"),
+    ("DELETE", "/silences/{id}"),  # GET /silences takes no input: nothing to generate
 ]
+INGEST_ROUTES = ("/v1/metrics", "/api/v1/write", "/firehose/cloudwatch")
+"""The standard formats: binary or foreign bodies, each answered the way its own clients expect."""
+FIREHOSE_KEY = "fuzz-firehose-key"
+FIREHOSE_KEY_HEADER = "X-Amz-Firehose-Access-Key"
+schemathesis.serializer.alias("application/x-protobuf", "application/octet-stream")  # protobuf bodies: raw bytes
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -61,7 +78,7 @@ FUZZ = settings(
 @pytest.fixture(scope="module")
 def server() -> Iterator[IopsLocal]:
     """`iops local` holding real insights, so insight responses are checked against the schema too."""
-    with IopsLocal(api_key="fuzz-key") as srv:
+    with IopsLocal(api_key="fuzz-key", env={"FIREHOSE_ACCESS_KEY": FIREHOSE_KEY}) as srv:
         start = time.time() - 300 * 60
         series = [
             {"hostname": "seed-01", "timestamp": start + 60 * i, "cpuUsage": 95.0 if i == 250 else 30 + (i % 7) * 0.5}
@@ -89,16 +106,34 @@ def test_seeded_insights_conform(server: IopsLocal, api: schemathesis.BaseSchema
 @pytest.fixture(scope="module")
 def api(server: IopsLocal) -> schemathesis.BaseSchema:
     schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
-    schema.config.update(base_url=server.url, headers={"x-api-key": server.api_key, "Authorization": server.token})
+    schema.config.update(
+        base_url=server.url,
+        headers={"x-api-key": server.api_key, "Authorization": server.token, FIREHOSE_KEY_HEADER: FIREHOSE_KEY},
+    )
     return schema
 
 
-def assert_json_error(status: int, content_type: str, body: bytes) -> None:
+def assert_json_error(status: int, content_type: str, body: bytes, key: str = "message") -> None:
+    """No 5xx; a 4xx is JSON whose ``key`` says what is wrong (Firehose reads ``errorMessage``)."""
     assert status < 500, f"server error {status}: {body[:300]!r}"
     if status >= 400:
         assert content_type.startswith("application/json"), content_type
         payload = json.loads(body)
-        assert isinstance(payload, dict) and isinstance(payload.get("message"), str), payload
+        assert isinstance(payload, dict) and isinstance(payload.get(key), str), payload
+
+
+def assert_otlp_answer(request_type: str, content_type: str, body: bytes) -> None:
+    """OTLP's 200 comes in the request's encoding: an ExportMetricsServiceResponse, protobuf or JSON."""
+    if request_type.startswith("application/x-protobuf"):
+        assert content_type.startswith("application/x-protobuf"), content_type
+        ExportMetricsServiceResponse.FromString(body)
+    else:
+        assert content_type.startswith("application/json"), content_type
+        assert set(json.loads(body)) <= {"partialSuccess"}
+
+
+def error_key(path: str) -> str:
+    return "errorMessage" if path == "/firehose/cloudwatch" else "message"
 
 
 def test_document_lists_every_route(api: schemathesis.BaseSchema) -> None:
@@ -110,7 +145,14 @@ CASES = [
     (method, path, mode)
     for method, path in OPERATIONS
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
-    if (path, mode) != ("/insights/{id}", GenerationMode.NEGATIVE)  # any string is a valid id: nothing invalid to make
+    # any string is a valid id, any bytes a binary body: nothing invalid to make
+    if (path, mode)
+    not in {
+        ("/insights/{id}", GenerationMode.NEGATIVE),
+        ("/api/v1/write", GenerationMode.NEGATIVE),
+        ("/incidents/{id}", GenerationMode.NEGATIVE),
+        ("/silences/{id}", GenerationMode.NEGATIVE),
+    }
 ]
 
 
@@ -119,8 +161,12 @@ def test_generated_requests(api: schemathesis.BaseSchema, method: str, path: str
     operation = api[path][method]
     sent: list[int] = []
     excluded = [openapi_checks.positive_data_acceptance]
-    partial = method == "POST" and mode is GenerationMode.NEGATIVE
+    partial = path == "/metrics" and method == "POST" and mode is GenerationMode.NEGATIVE
     if partial:  # a batch with some invalid metrics stores the valid ones: a documented 207, checked below
+        excluded.append(openapi_checks.negative_data_rejection)
+    if path in INGEST_ROUTES:
+        # The wire formats accept what the schema calls invalid: protobuf and OTLP JSON skip unknown
+        # fields, an empty message is an empty request (OTLP: 200), a delivery of nothing is delivered.
         excluded.append(openapi_checks.negative_data_rejection)
 
     @FUZZ
@@ -129,7 +175,10 @@ def test_generated_requests(api: schemathesis.BaseSchema, method: str, path: str
         response = case.call(timeout=30)
         sent.append(response.status_code)
         case.validate_response(response, excluded_checks=excluded)
-        assert_json_error(response.status_code, response.headers.get("content-type", [""])[0], response.content)
+        content_type = response.headers.get("content-type", [""])[0]
+        assert_json_error(response.status_code, content_type, response.content, error_key(path))
+        if path == "/v1/metrics" and response.status_code == 200:
+            assert_otlp_answer(case.media_type or "", content_type, response.content)
         if partial:
             assert response.status_code != 200, "an invalid request was stored whole"
             if response.status_code == 207:
@@ -138,7 +187,7 @@ def test_generated_requests(api: schemathesis.BaseSchema, method: str, path: str
     run()
     print(f"{method} {path} {mode.value}: {len(sent)} requests, statuses {dict(sorted(Counter(sent).items()))}")
     assert len(sent) >= min(EXAMPLES, 20), f"only {len(sent)} requests generated"
-    if method == "POST" and mode is GenerationMode.POSITIVE:
+    if path in ("/metrics", "/v1/metrics") and mode is GenerationMode.POSITIVE:
         assert any(s in (200, 207) for s in sent), f"no generated metric was ever stored: {sorted(set(sent))}"
     if method == "GET" and mode is GenerationMode.POSITIVE:
         assert 401 not in sent, "the signed-in user's token was not sent"
@@ -198,6 +247,40 @@ def test_raw_bodies_to_ingest_are_json_4xx(server: IopsLocal, body: bytes) -> No
     )
     assert_json_error(resp.status_code, resp.headers.get("Content-Type", ""), resp.content)
     assert resp.status_code < 500
+
+
+def _gzip(body: bytes) -> bytes:
+    return gzip.compress(body, mtime=0)
+
+
+RAW_INGEST = st.tuples(
+    st.sampled_from(INGEST_ROUTES),
+    st.sampled_from(["application/x-protobuf", "application/json", "text/plain", "application/octet-stream", None]),
+    st.sampled_from([None, "gzip", "snappy", "deflate", "identity, gzip"]),
+    st.binary(max_size=4096) | st.text(max_size=512).map(str.encode) | st.binary(max_size=4096).map(_gzip),
+    st.sampled_from([None, "wrong", "fuzz-key"]),
+)
+"""Any bytes to each standard-format route, under any content type and encoding, with and without keys."""
+
+
+@FUZZ
+@given(request=RAW_INGEST)
+def test_raw_bodies_to_standard_formats_never_5xx(
+    server: IopsLocal, request: tuple[str, str | None, str | None, bytes, str | None]
+) -> None:
+    """Bytes the schema would never produce, to OTLP, remote write and Firehose: an answer their clients read, never a 5xx."""
+    path, content_type, encoding, body, key = request
+    headers = {FIREHOSE_KEY_HEADER: FIREHOSE_KEY if key == "fuzz-key" else (key or "")}
+    headers |= {"x-api-key": key} if key else {}
+    headers |= {"Content-Type": content_type} if content_type else {}
+    headers |= {"Content-Encoding": encoding} if encoding else {}
+    resp = requests.post(f"{server.url}{path}", data=body, headers=headers, timeout=30)
+    assert resp.status_code < 500, (path, content_type, encoding, resp.status_code, resp.text[:200])
+    if key != "fuzz-key":
+        assert resp.status_code in (401, 403), (path, key, resp.status_code)
+    assert_json_error(resp.status_code, resp.headers.get("Content-Type", ""), resp.content, error_key(path))
+    if path == "/v1/metrics" and resp.status_code == 200:
+        assert_otlp_answer(content_type or "", resp.headers.get("Content-Type", ""), resp.content)
 
 
 METHODS = st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "TRACE", "QUERY"])

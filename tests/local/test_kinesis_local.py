@@ -23,6 +23,7 @@ import pytest
 from cli.token_cmd import local_token
 from detectors.contract import STREAM_PREFIX
 from local.emulator import free_port
+from tests.local.iops_process import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "kinesis-test-key"
@@ -74,17 +75,6 @@ def iso_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def wait_for(what: str, check, timeout: float = 180.0):
-    """Poll ``check`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(2)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def test_degraded_stream_gets_metrics_and_an_insight(local) -> None:
     api, endpoint = local
     token = local_token(api)
@@ -106,7 +96,7 @@ def test_degraded_stream_gets_metrics_and_an_insight(local) -> None:
         got = {s: get(f"{api}/metrics?hostname={STREAM_PREFIX}{s}&limit=100", token)["metrics"] for s in streams}
         return got if all(len(v) >= MINUTES - 2 for v in got.values()) else None
 
-    metrics = wait_for("every stream's closed minutes", all_minutes)
+    metrics = wait_for(all_minutes, 180, "every stream's closed minutes", every_s=2)
 
     def settled_insights() -> dict[str, list[dict]] | None:
         first = {s: get(f"{api}/insights?host={STREAM_PREFIX}{s}&limit=100", token)["insights"] for s in streams}
@@ -114,7 +104,7 @@ def test_degraded_stream_gets_metrics_and_an_insight(local) -> None:
         again = {s: get(f"{api}/insights?host={STREAM_PREFIX}{s}&limit=100", token)["insights"] for s in streams}
         return again if first == again and again[degraded] else None
 
-    insights = wait_for("the AI tier to settle", settled_insights)
+    insights = wait_for(settled_insights, 180, "the AI tier to settle", every_s=2)
     # LOW insights (risk just past the NAB-optimised threshold) are noise-level by design; judge MEDIUM and up.
     latency = [i for i in insights[degraded] if i["metric"].startswith("ibLatencyUs") and i["risk_score"] >= 60]
     assert latency, f"no latency insight for {degraded}: {insights[degraded]}"
@@ -159,7 +149,7 @@ def test_poller_retries_from_the_failed_record_then_dead_letters_the_range() -> 
             kin, sqs, env["IB_EVENTS_STREAM"], failing, env["IB_DLQ_URL"], max_retries=2
         )
         poller.start()
-        wait_for("the poller to give up", lambda: poller.dead_lettered)
+        wait_for(lambda: poller.dead_lettered, 180, "the poller to give up", every_s=2)
         poller.stop()
         poller.join(timeout=5)
         first = calls[0]

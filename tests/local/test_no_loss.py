@@ -19,8 +19,8 @@ from detectors.contract import Point, SeriesKey, State
 from detectors.statistical import StatisticalDetector
 from handlers.definitions import METRICS
 from iops.dal import metrics
+from iops.logic import incidents, replay
 from iops.logic import ingest as ingest_logic
-from iops.logic import replay
 from iops.logic.ai import Processor, parse_record, process_batch
 from iops.models import common
 from iops.settings import AiSettings, IngestSettings
@@ -193,7 +193,7 @@ def test_a_plugin_that_hangs_forever_is_skipped_at_the_deadline(ddb) -> None:
         release.set()
 
 
-# 6. Alerting is idempotent; throttled state reads retry and fail only their series
+# 6. Alerting is idempotent (one notification per incident); throttled state reads retry and fail only their series
 
 
 class Events:
@@ -205,7 +205,8 @@ class Events:
         if self.fail:
             self.fail -= 1
             raise RuntimeError("EventBridge unavailable")
-        self.sent += [json.loads(e["Detail"])["alert_id"] for e in Entries]
+        details = [json.loads(e["Detail"]) for e in Entries]
+        self.sent += [f"{d['incident_id']}:{d['notification']}" for d in details]
         return {"FailedEntryCount": 0, "Entries": [{"EventId": "x"} for _ in Entries]}
 
 
@@ -223,14 +224,20 @@ def test_a_retried_batch_publishes_nothing_twice(ddb, monkeypatch) -> None:
     assert len(events.sent) == 1 and out.published == 0
 
 
-def test_a_failed_publish_is_retried_once(ddb) -> None:
+def test_a_failed_publish_is_not_lost_the_sweeper_sends_it_once(ddb) -> None:
     events = Events(fail=1)
     proc = processor(ddb, {"a": Spike("a")}, events)
     out = process_batch(proc, critical_batch(), time.monotonic() + 30)
-    assert out.failed and events.sent == []
-    out = process_batch(proc, critical_batch(), time.monotonic() + 30)
-    assert not out.failed and len(events.sent) == 1
-    process_batch(proc, critical_batch(), time.monotonic() + 30)
+    # The insight and its incident are stored; the claimed notification was released for the sweeper.
+    assert not out.failed and events.sent == [] and out.incidents == 1
+
+    def sweep() -> dict:
+        now_ms = int(time.time() * 1000)
+        return incidents.sweep(ddb, events, proc.settings.event_bus, None, proc.settings.incidents, now_ms)
+
+    assert sweep()["notified"] == 1 and len(events.sent) == 1 and events.sent[0].endswith(":opened")
+    assert sweep()["notified"] == 0
+    process_batch(proc, critical_batch(), time.monotonic() + 30)  # a replay of the batch
     assert len(events.sent) == 1
 
 

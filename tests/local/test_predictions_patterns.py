@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from detectors.contract import Point, SeriesKey, State
+from iops.dal import incidents as incident_store
 from iops.dal import insights as insight_store
 from iops.logic.ai import Processor, process_batch
 from iops.models.common import iso
@@ -138,9 +139,8 @@ def test_simultaneous_spike_on_several_hosts_is_one_pattern_and_one_alert(ddb) -
     assert sorted(pattern["related"]) == sorted(i["alert_id"] for i in members.values())
     assert all(i["related"] == [pattern["alert_id"]] for i in members.values())
     assert pattern["explanation"].startswith("4 hosts show cpuUsage anomalies at the same time")
-    spike_events = [e for e in events.published if e["alert_id"] in {i["alert_id"] for i in members.values()}]
-    assert spike_events == [], "members of a pattern are not alerted one by one"
-    assert [e["type"] for e in events.published if e["alert_id"] == pattern["alert_id"]] == ["pattern"]
+    # One incident holds the pattern and its members: one notification, not one per host.
+    assert [(e["notification"], e["hosts"]) for e in events.published] == [("opened", sorted(spiking))]
     assert pattern["severity"] in ("HIGH", "CRITICAL")
 
 
@@ -162,9 +162,16 @@ def test_a_pattern_forms_across_batches_and_later_hosts_join_it(ddb) -> None:
     members = spike_ids(ddb, 120)
     assert patterns[0]["affected_hosts"] == sorted(members) == ["db-03", "web-01", "web-02", "web-04"]
     assert all(patterns[0]["alert_id"] in i["related"] for i in members.values()), "earlier members are linked"
-    published = [e["alert_id"] for e in events.published[alerts_before:]]
-    # web-01 and web-02 were alerted before their group was a pattern; db-03 formed it, web-04 joined it
-    assert published == [members["web-01"]["alert_id"], members["web-02"]["alert_id"], patterns[0]["alert_id"]]
+    published = [(e["notification"], e["hosts"]) for e in events.published[alerts_before:]]
+    # web-01 and web-02 were notified before their group was a pattern; db-03 formed it in web-01's
+    # incident and web-04 joined it there: no notification for either (incidents are not merged later).
+    assert published == [("opened", ["web-01"]), ("opened", ["web-02"])]
+    [incident] = [
+        i
+        for i in incident_store.open_incidents(ddb, AiSettings.from_env().incidents.table, ("open",))
+        if patterns[0]["alert_id"] in i["insight_ids"]
+    ]
+    assert incident["hosts"] == ["db-03", "web-01", "web-02", "web-04"]
     assert patterns[0]["entity_id"] == "4 hosts: db-03, web-01, web-02, web-04", "the joined pattern was updated"
 
 

@@ -148,12 +148,17 @@ def test_the_local_system_sets_every_functions_to_env() -> None:
     assert tuned[AI_FN].anomaly_threshold == 0.7 and tuned[AI_FN].plugins.detectors == ("statistical",)
     assert {INGEST_FN, QUERY_FN, INSIGHTS_FN} <= set(tuned)
     with pytest.raises(ValueError, match="METRICS_TABLE"):
-        function_environment(IngestSettings(metrics_table="a"), QuerySettings(metrics_table="b"))
+        function_environment(IngestSettings(metrics_table="a", counters_table="c"), QuerySettings(metrics_table="b"))
 
 
 def test_prediction_and_pattern_groups_are_the_ai_functions() -> None:
     groups = {f.name: f.type for f in dataclasses.fields(AiSettings) if f.metadata.get("group")}
-    assert groups == {"plugins": "PluginSettings", "predictions": "PredictionSettings", "patterns": "PatternSettings"}
+    assert groups == {
+        "plugins": "PluginSettings",
+        "predictions": "PredictionSettings",
+        "patterns": "PatternSettings",
+        "incidents": "IncidentSettings",
+    }
     names = {v.env for v in AiSettings.variables()}
     for group in (PluginSettings, PredictionSettings, PatternSettings):
         assert {v.env for v in group.variables()} <= names

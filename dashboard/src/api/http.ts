@@ -11,6 +11,9 @@ export class ApiError extends Error {
 }
 
 export interface FetchJsonOptions {
+  /** GET unless told; a `body` is sent as JSON. */
+  method?: "GET" | "POST" | "DELETE";
+  body?: unknown;
   signal?: AbortSignal;
   timeoutMs?: number;
   cache?: RequestCache;
@@ -22,13 +25,14 @@ export interface FetchJsonOptions {
 export const DEFAULT_TIMEOUT_MS = 4_000;
 
 /**
- * GET a URL as JSON. Always sends `Accept: application/json` (the local server answers browser
+ * Request a URL as JSON (GET by default). Always sends `Accept: application/json` (the local server answers browser
  * navigations on the same paths with the SPA's HTML). A request that takes longer than
  * `timeoutMs` is aborted, so a server that stops answering counts as a failure instead of
- * leaving the poll hanging. Cancellation through `signal` is rethrown untouched.
+ * leaving the poll hanging. Cancellation through `signal` is rethrown untouched. An empty
+ * answer (e.g. 204 to a DELETE) is null.
  */
 export async function fetchJson(url: string, options: FetchJsonOptions = {}): Promise<unknown> {
-  const { signal, timeoutMs = DEFAULT_TIMEOUT_MS, cache, headers, fetchImpl = fetch } = options;
+  const { method = "GET", body: payload, signal, timeoutMs = DEFAULT_TIMEOUT_MS, cache, headers, fetchImpl = fetch } = options;
   const controller = new AbortController();
   const forwardAbort = () => controller.abort(signal?.reason);
   signal?.addEventListener("abort", forwardAbort, { once: true });
@@ -42,8 +46,9 @@ export async function fetchJson(url: string, options: FetchJsonOptions = {}): Pr
     let text: string;
     try {
       response = await fetchImpl(url, {
-        method: "GET",
-        headers: { ...headers, Accept: "application/json" },
+        method,
+        headers: { ...headers, Accept: "application/json", ...(payload !== undefined ? { "Content-Type": "application/json" } : {}) },
+        ...(payload !== undefined ? { body: JSON.stringify(payload) } : {}),
         signal: controller.signal,
         ...(cache ? { cache } : {}),
       });

@@ -34,14 +34,14 @@ export interface MetricPoint {
 
 type Json = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
-const num = (v: unknown): number | null => {
+export const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+export const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
+export const num = (v: unknown): number | null => {
   if (typeof v === "number" && Number.isFinite(v)) return v;
   if (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))) return Number(v);
   return null;
 };
-const strList = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+export const strList = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
 
 export function isSeverity(v: unknown): v is Severity {
   return v === "LOW" || v === "MEDIUM" || v === "HIGH" || v === "CRITICAL";
@@ -55,6 +55,12 @@ export function severityFromRisk(risk: number): Severity {
   return "LOW";
 }
 
+/** A severity from the wire, case-insensitively; null when it is none of the four. */
+export function parseSeverity(v: unknown): Severity | null {
+  const upper = typeof v === "string" ? v.toUpperCase() : v;
+  return isSeverity(upper) ? upper : null;
+}
+
 /** Parse one insight; null when it lacks an id or a timestamp (nothing sensible to show). */
 export function parseInsight(raw: unknown): Insight | null {
   if (!isObject(raw)) return null;
@@ -62,7 +68,6 @@ export function parseInsight(raw: unknown): Insight | null {
   const timestamp = str(raw.timestamp);
   if (alertId === null || timestamp === null) return null;
   const risk = Math.min(100, Math.max(0, num(raw.risk_score) ?? 0));
-  const severityRaw = typeof raw.severity === "string" ? raw.severity.toUpperCase() : raw.severity;
   const scores: Record<string, number> = {};
   if (isObject(raw.scores)) {
     for (const [k, v] of Object.entries(raw.scores)) {
@@ -76,7 +81,7 @@ export function parseInsight(raw: unknown): Insight | null {
     timestamp,
     prediction_type: str(raw.prediction_type),
     type: str(raw.type) ?? "anomaly",
-    severity: isSeverity(severityRaw) ? severityRaw : severityFromRisk(risk),
+    severity: parseSeverity(raw.severity) ?? severityFromRisk(risk),
     risk_score: risk,
     confidence: num(raw.confidence),
     explanation: str(raw.explanation) ?? "",

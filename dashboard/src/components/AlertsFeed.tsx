@@ -2,6 +2,7 @@ import type { UseQueryResult } from "@tanstack/react-query";
 import type { Insight } from "../api/types";
 import { useConnection, useServices } from "../context";
 import { applyFilters, filtersToSearch, hostsOf, isFiltered, parseFilters, type Filters } from "../lib/filters";
+import { FEED_PATH } from "../lib/routes";
 import { formatClock } from "../lib/time";
 import { useNow } from "../hooks/useNow";
 import { navigate, useLocation } from "../router";
@@ -16,7 +17,7 @@ export function AlertsFeed({ query }: { query: UseQueryResult<Insight[]> }) {
   const now = useNow();
   const connection = useConnection();
   const filters = parseFilters(search);
-  const setFilters = (f: Filters) => navigate(`/${filtersToSearch(f)}`, { replace: true });
+  const setFilters = (f: Filters) => navigate(`${FEED_PATH}${filtersToSearch(f)}`, { replace: true });
 
   if (query.data === undefined) {
     // Before any data: skeletons until the status itself says error (3 failed polls).

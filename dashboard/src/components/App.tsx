@@ -6,8 +6,10 @@ import { matchRoute } from "../lib/routes";
 import { useAlertToasts } from "../hooks/useAlertToasts";
 import { Link, useLocation } from "../router";
 import { AlertsFeed } from "./AlertsFeed";
+import { FleetPage } from "./FleetPage";
 import { Header } from "./Header";
 import { HostView } from "./HostView";
+import { IncidentsPage } from "./IncidentsPage";
 import { InsightDetail } from "./InsightDetail";
 import { ErrorState } from "./States";
 import { ToastStack } from "./Toasts";
@@ -25,10 +27,14 @@ export function App() {
 
   return (
     <div className="app">
-      <Header />
+      <Header route={route} />
       <main className="main">
-        {route.name === "feed" ? (
+        {route.name === "incidents" ? (
+          <IncidentsPage key={route.focus ?? ""} focus={route.focus} />
+        ) : route.name === "feed" ? (
           <AlertsFeed query={recent} />
+        ) : route.name === "fleet" ? (
+          <FleetPage insights={recent.data ?? []} />
         ) : route.name === "insight" ? (
           <InsightDetail key={route.id} id={route.id} />
         ) : route.name === "host" ? (
@@ -36,7 +42,7 @@ export function App() {
         ) : (
           <ErrorState title="Page not found" detail={route.path}>
             <Link href="/" className="button">
-              Go to the alerts feed
+              Go to the incidents
             </Link>
           </ErrorState>
         )}

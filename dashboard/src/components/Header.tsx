@@ -1,9 +1,16 @@
 import { useState } from "react";
 import { useAuthState, useServices } from "../context";
+import { FEED_PATH, FLEET_PATH, type Route } from "../lib/routes";
 import { Link } from "../router";
 import { ConnectionStatus } from "./ConnectionStatus";
 
-export function Header() {
+const TABS: readonly { label: string; href: string; routes: readonly Route["name"][] }[] = [
+  { label: "Incidents", href: "/", routes: ["incidents"] },
+  { label: "Insights", href: FEED_PATH, routes: ["feed", "insight"] },
+  { label: "Fleet", href: FLEET_PATH, routes: ["fleet", "host"] },
+];
+
+export function Header({ route }: { route: Route }) {
   return (
     <header className="topbar">
       <Link href="/" className="brand">
@@ -12,6 +19,16 @@ export function Header() {
         </svg>
         IOps Dashboard
       </Link>
+      <nav className="tabs" aria-label="Pages">
+        {TABS.map((tab) => {
+          const active = tab.routes.includes(route.name);
+          return (
+            <Link key={tab.href} href={tab.href} className={`tab${active ? " active" : ""}`} aria-current={active ? "page" : undefined}>
+              {tab.label}
+            </Link>
+          );
+        })}
+      </nav>
       <div className="topbar-end">
         <ConnectionStatus />
         <UserMenu />

@@ -2,6 +2,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { useServices } from "../context";
 import { timeDomain } from "../lib/chart";
+import { FLEET_PATH } from "../lib/routes";
 import { markersFor, extractSeries, type SeriesPoint } from "../lib/series";
 import { useNow } from "../hooks/useNow";
 import { Link } from "../router";
@@ -37,8 +38,8 @@ export function HostView({ hostname }: { hostname: string }) {
 
   return (
     <section className="page" data-testid="host-view" data-host={hostname}>
-      <Link href="/" className="back">
-        ← All alerts
+      <Link href={FLEET_PATH} className="back">
+        ← Fleet
       </Link>
       <div className="page-head">
         <h1>{hostname}</h1>

@@ -3,7 +3,7 @@ import type { ReactNode } from "react";
 import { ApiError } from "../api/http";
 import type { Insight } from "../api/types";
 import { useServices } from "../context";
-import { hostHref } from "../lib/routes";
+import { FEED_PATH, hostHref } from "../lib/routes";
 import { formatAbsolute, formatRelative } from "../lib/time";
 import { useNow } from "../hooks/useNow";
 import { Link } from "../router";
@@ -98,8 +98,8 @@ export function InsightDetail({ id }: { id: string }) {
   });
   return (
     <section className="page">
-      <Link href="/" className="back">
-        ← All alerts
+      <Link href={FEED_PATH} className="back">
+        ← All insights
       </Link>
       {query.data ? (
         <InsightBody insight={query.data} />

@@ -1,4 +1,5 @@
 import type { TokenSource } from "../api/client";
+import type { Incident } from "../api/incidents";
 import type { Insight } from "../api/types";
 
 let counter = 0;
@@ -29,6 +30,27 @@ export function makeInsight(overrides: Partial<Insight> = {}): Insight {
   };
 }
 
+/** An open incident on web-1 with defaults; override what the test is about. */
+export function makeIncident(overrides: Partial<Incident> = {}): Incident {
+  counter += 1;
+  return {
+    incident_id: `inc-${counter}`,
+    status: "open",
+    severity: "HIGH",
+    hosts: ["web-1"],
+    metrics: ["cpuUsage"],
+    opened_at: "2026-01-01T12:00:00Z",
+    updated_at: "2026-01-01T12:00:00Z",
+    resolved_at: null,
+    insight_ids: [],
+    insight_count: overrides.insight_ids?.length ?? 0,
+    summary: "",
+    acknowledged_by: null,
+    resolved_by: null,
+    ...overrides,
+  };
+}
+
 /** The wire form of an insight (what the API sends). */
 export function wireInsight(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return { ...makeInsight(), ...overrides };
@@ -36,8 +58,24 @@ export function wireInsight(overrides: Record<string, unknown> = {}): Record<str
 
 export interface FakeCall {
   url: string;
+  method: string;
   accept: string | null;
   authorization: string | null;
+  contentType: string | null;
+  /** The JSON body, parsed; undefined when there was none. */
+  body: unknown;
+}
+
+function record(input: RequestInfo | URL, init?: RequestInit): FakeCall {
+  const headers = new Headers(init?.headers);
+  return {
+    url: String(input),
+    method: init?.method ?? "GET",
+    accept: headers.get("accept"),
+    authorization: headers.get("authorization"),
+    contentType: headers.get("content-type"),
+    body: typeof init?.body === "string" ? JSON.parse(init.body) : undefined,
+  };
 }
 
 export type Responder = (url: string, signal: AbortSignal | undefined) => Promise<Response> | Response;
@@ -46,12 +84,27 @@ export type Responder = (url: string, signal: AbortSignal | undefined) => Promis
 export function scriptedFetch(...responders: Responder[]) {
   const calls: FakeCall[] = [];
   const fetchImpl = (async (input: RequestInfo | URL, init?: RequestInit) => {
-    const url = String(input);
-    const headers = new Headers(init?.headers);
-    calls.push({ url, accept: headers.get("accept"), authorization: headers.get("authorization") });
+    calls.push(record(input, init));
     const responder = responders[Math.min(calls.length - 1, responders.length - 1)];
     if (!responder) throw new Error("no responder");
-    return responder(url, init?.signal ?? undefined);
+    return responder(String(input), init?.signal ?? undefined);
+  }) as typeof fetch;
+  return { fetchImpl, calls };
+}
+
+/**
+ * A fake API by route: `handle(call, path, query)` answers every request (path without the
+ * origin, e.g. "/incidents/inc-1/ack"). A Response is sent as is, anything else as 200 JSON.
+ * Records calls.
+ */
+export function routedFetch(handle: (call: FakeCall, path: string, query: URLSearchParams) => unknown) {
+  const calls: FakeCall[] = [];
+  const fetchImpl = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const call = record(input, init);
+    calls.push(call);
+    const url = new URL(call.url);
+    const answer = await handle(call, url.pathname, url.searchParams);
+    return answer instanceof Response ? answer : new Response(JSON.stringify(answer), { status: 200 });
   }) as typeof fetch;
   return { fetchImpl, calls };
 }

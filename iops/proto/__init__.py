@@ -1,0 +1,1 @@
+"""Protobuf messages of the standard ingest formats that no installed package ships."""
