@@ -12,7 +12,9 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# The SDK first: the project pins iops-detector-sdk, which is in this repo (sdk/), not on a registry.
+$(STAMP): pyproject.toml sdk/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e sdk
 	$(BIN)/pip install -q -e ".[test,train]"
 	touch $@
 

@@ -9,11 +9,12 @@ from components.alerting import AlertBusPolicy, AlertBusPolicyArgs, AlertingArgs
 from components.api import RestApi, RestApiArgs
 from components.auth import AuthArgs, UserPool
 from components.code import CodeBucket, CodeBucketArgs
-from components.config import StackConfig
+from components.config import BuildSettings, StackConfig
 from components.ingest import IngestArgs, IngestTier
 from components.metric_stream import FirehoseAccessKey, FirehoseAccessKeyArgs, MetricStream, MetricStreamArgs
 from components.ml import MlTrainingArgs, MlTrainingTier
 from components.observability import ObservabilityArgs, ObservabilityTier
+from components.plugin_check import check_detectors
 from components.site import DashboardConfig, DashboardConfigArgs, DashboardSiteTier, SiteArgs
 from components.streaming import StreamingArgs, StreamingTier
 from components.waf import WafArgs, WebAcl
@@ -21,15 +22,11 @@ from detectors import bedrock
 from iops.settings import PluginSettings, PredictionSettings
 
 cfg = StackConfig()
+ai_package = artifacts.build(artifacts.with_extras(artifacts.AI, cfg.extra_detector_packages))
+check_detectors(cfg.detectors, cfg.extra_detector_packages, ai_package, BuildSettings.from_env().with_deps)
 code = CodeBucket(
     "code",
-    CodeBucketArgs(
-        bucket_prefix=f"{cfg.prefix}-code-",
-        packages=[
-            artifacts.build(artifacts.API),
-            artifacts.build(artifacts.with_extras(artifacts.AI, cfg.extra_detector_packages)),
-        ],
-    ),
+    CodeBucketArgs(bucket_prefix=f"{cfg.prefix}-code-", packages=[artifacts.build(artifacts.API), ai_package]),
 )
 api_code, ai_code = code.packages[artifacts.API.kind], code.packages[artifacts.AI.kind]
 
@@ -168,6 +165,7 @@ ai = AiTier(
         anomaly_threshold=cfg.anomaly_threshold,
         plugins=PluginSettings(
             detectors=tuple(cfg.detectors),
+            weights=cfg.detector_weights,
             bedrock_enabled=cfg.bedrock_enabled,
             bedrock_model_id=cfg.bedrock_model_id,
             sagemaker_endpoint=sagemaker_endpoint,

@@ -19,8 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from iops_detector_sdk.contract import Point, SeriesKey  # noqa: E402
+
 from detectors import plugins  # noqa: E402
-from detectors.contract import Point, SeriesKey  # noqa: E402
 from detectors.evaluate import BATCH, default_names, evaluate, members, stack_config  # noqa: E402
 from detectors.runtime import SeriesState, score_series  # noqa: E402
 

@@ -14,8 +14,8 @@ the Kinesis batching window, the SageMaker scaling target, API Gateway's detaile
 What the stack does per metric point is the model (`Workload`): one host sample (all of a host's
 metrics at one instant) is one Metrics item and one stream record; every series (host x metric) then
 costs one detector-state read and one write per stream batch it appears in, and the state item is
-several KB, so that write is usually the largest single DynamoDB cost. `estimate` prices the
-workload one service at a time (`SERVICES`).
+about 2 KB (two write units), so that write is usually the largest single DynamoDB cost.
+`estimate` prices the workload one service at a time (`SERVICES`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import yaml
 from handlers.definitions import (
     DEAD_LETTER_QUEUES,
     FUNCTIONS,
+    INCIDENTS,
     INSIGHTS,
     ROUTES,
     SIMULATOR_FUNCTIONS,
@@ -45,6 +46,7 @@ from handlers.definitions import (
     Table,
     simulator_interval_s,
 )
+from iops.logic.feedback import RULES_TTL_S
 from iops.logic.ib_events import IbEvent, Window
 from iops.telemetry import METRICS as EMF_METRICS
 from iops.telemetry import SEVERITIES
@@ -105,6 +107,11 @@ class Fleet:
     """Enricher calls per month (capped by enrichMaxCalls per AI invocation in the stack)."""
     free_tier: bool = False
     """Subtract AWS free-tier allowances (some only for an account's first 12 months)."""
+    counter_metrics_per_host: int = 0
+    """Of ``metrics_per_host``, those sent as cumulative counters (OTLP sums, Prometheus counters):
+    each costs a read and a write of the counters table per sample (`iops.dal.counters`)."""
+    metric_stream_metrics: int = 0
+    """CloudWatch metrics the metric stream sends (stacks with ``metricStreamNamespaces``), one update a minute each."""
 
 
 @dataclass(frozen=True)
@@ -119,11 +126,18 @@ class Assumptions:
     """Per AI invocation: state BatchGet + BatchWrite round trips, insight writes."""
     ai_ms_per_series_point: float = 0.3
     """Detector scoring per (series, point) with the statistical detector."""
+    state_codec_ms: float = 3.0
+    """Decoding and encoding one series' state per batch (`iops.dal.detector_state`, JSON included):
+    1.0 + 1.8 ms for the statistical detector's, about 5 ms for prod's three, as ``iops cost
+    --state-size`` measured them on a shared 2-core machine (zlib of the JSON took 0.3 ms)."""
     metric_item_overhead_bytes: int = 60
     """hostname, timestamp, ttl attributes (names + values)."""
     bytes_per_metric: int = 20
     state_bytes: int | None = None
     """Detector-state item size; None = measure it by running the enabled detectors (`measure_state_bytes`)."""
+    sample_decimals: int = 2
+    """Decimals of the values agents report (node exporter, CloudWatch and OTLP gauges are rounded
+    or integral); the measured state stores the recent values as given."""
     insight_bytes: int = 1500
     lambda_platform_log_bytes: int = 400
     """START, END and REPORT lines (REPORT carries the X-Ray trace id)."""
@@ -137,9 +151,18 @@ class Assumptions:
     """One JSON API Gateway access log line (components/api.py ACCESS_LOG_FORMAT)."""
     log_storage_ratio: float = 0.15
     """CloudWatch Logs bills stored data compressed."""
-    xray_reservoir_per_s: float = 1.0
-    xray_rate: float = 0.05
-    """Default sampling rule: the first request each second, then 5 %."""
+    lambda_default_xray_reservoir_per_s: float = 1.0
+    lambda_default_xray_rate: float = 0.05
+    """What an Active function samples of runs nothing upstream sampled (stream, schedule): AWS's fixed
+    1 per second + 5 %, which no sampling rule changes."""
+    sweeper_ms: float = 80.0
+    """One incident-sweeper run: a query of open incidents (usually none), the due notices."""
+    incident_bytes: int = 1200
+    """One incident item (members, hosts, times), written with its 2 index copies."""
+    counter_item_bytes: int = 120
+    """A counter series' last reading (series key, value, time, ttl)."""
+    metric_stream_update_bytes: int = 600
+    """One metric update in the stream's JSON output format (a Firehose record is billed as 5 KB at least)."""
     artifact_gb: float = 0.15
     """Lambda code packages in the code bucket (the AI package is ~63 MB zipped)."""
     training_hours: float = 0.5
@@ -243,8 +266,25 @@ class StackShape:
         "ml", "MlTrainingArgs", "target_invocations_per_instance"
     )
     """The endpoint's scaling target (components/ml.py)."""
-    api_detailed_metrics: bool = _from_components("api", "DETAILED_METRICS")
+    api_detailed_metrics: bool = _configured("apiDetailedMetrics", _true)
     """MethodSettings metrics_enabled on */* (components/api.py)."""
+    log_level: str = _configured("logLevel", lambda v: str(v).upper())
+    """Above INFO, the per-request and per-batch INFO lines are not written (nor billed)."""
+    lambda_tracing_mode: str = _configured("lambdaTracingMode", str)
+    """Active: stream- and schedule-triggered runs are sampled too (AWS's 1/s + 5 %); PassThrough: only what the API sampled."""
+    xray_sampling_rate: float = _configured("xraySamplingRate", float)
+    xray_reservoir_per_s: float = _configured("xrayReservoirPerSecond", float)
+    """The stack's sampling rule on its API stage (components/api.py)."""
+    waf: bool = _configured("wafEnabled", _true)
+    dashboard_site: bool = _configured("dashboardEnabled", _true)
+    """The CloudFront site: with WAF on, it gets its own web ACL."""
+    dashboard_users: tuple[str, ...] = _configured("dashboardUsers", _names, default=())
+    """Invited readers: Cognito bills monthly active users (counted as all invited)."""
+    metric_stream_namespaces: tuple[str, ...] = _configured("metricStreamNamespaces", _names, default=())
+    sweeper_interval_s: float = _from_components(
+        "ai", "SWEEPER_SCHEDULE", parse=lambda s: float(simulator_interval_s(s))
+    )
+    """The incident sweeper's schedule (components/ai.py)."""
     streaming: bool = _configured("streamingEnabled", _true)
     """The Kinesis tier (``streamingEnabled``)."""
     kinesis_shards: int = _configured("kinesisShardCount", int)
@@ -291,6 +331,15 @@ class StackShape:
         )
 
     @property
+    def info_logs(self) -> bool:
+        return self.log_level in ("DEBUG", "INFO")
+
+    @property
+    def waf_rules(self) -> int:
+        """Rules of one web ACL (components/waf.py: the managed groups and the rate rule)."""
+        return len(_component("waf", "rules")("stack", 1))
+
+    @property
     def api_methods(self) -> int:
         """Every route plus the OPTIONS preflight of every path."""
         return len(ROUTES) + len({r.path for r in ROUTES})
@@ -324,25 +373,50 @@ class StackShape:
         return cls(**values)
 
 
-def measure_state_bytes(detectors: tuple[str, ...], interval_s: float) -> int:
-    """Run the enabled detectors over a day of one synthetic series; the state item's size as the
-    AI tier stores it (compressed state + key + ttl): the size DynamoDB bills writes by."""
+MEASURE_DAYS = 8
+"""Days of synthetic points `measure_state_series` scores: past a week, so the statistical
+detector's hour-of-week profile is full and the state has reached its steady size."""
+MEASURE_BATCH_S = 3600
+"""Points are scored an hour per call (the stack scores one per call at a 1 s window): 20 times
+faster, and the stored size differs by under 1 % (tests/unit/test_cost.py checks it)."""
+
+
+def measure_state_series(
+    detectors: tuple[str, ...],
+    interval_s: float,
+    decimals: int,
+    days: float = MEASURE_DAYS,
+    batch_s: float = MEASURE_BATCH_S,
+) -> Any:
+    """The state of one series after `MEASURE_DAYS` of a daily + weekly pattern with noise, its
+    values rounded to ``decimals`` as an agent reports them, scored by ``detectors`` as the AI tier does."""
     import random
 
+    from iops_detector_sdk.contract import Point, SeriesKey
+
     from detectors import plugins
-    from detectors.contract import Point, SeriesKey
     from detectors.runtime import SeriesState, score_series
-    from iops.dal.detector_state import encode_state
 
     available = {name: plugins.get_detector(name) for name in detectors}
     rng = random.Random(7)
+    points = []
+    for i in range(int(days * 86_400 / interval_s)):
+        t = i * interval_s
+        value = 50 + 15 * math.sin(2 * math.pi * t / 86_400) + 5 * math.sin(2 * math.pi * t / (7 * 86_400))
+        points.append(Point(1.7e9 + t, round(value + rng.gauss(0, 2), decimals)))
     series, state = SeriesKey("host-0001", "cpuUsage"), SeriesState()
-    steps = max(60, int(86_400 / interval_s))
-    for i in range(steps):
-        value = 50 + 15 * math.sin(2 * math.pi * i * interval_s / 86_400) + rng.gauss(0, 2)
-        state = score_series(available, series, state, [Point(1.7e9 + i * interval_s, value)]).state
-    overhead = len("seriesKey") + len(str(series)) + len("state") + len("ttl") + 10
-    return len(encode_state(state)["B"]) + overhead
+    step = max(1, int(batch_s / interval_s))
+    for i in range(0, len(points), step):
+        state = score_series(available, series, state, points[i : i + step]).state
+    return series, state
+
+
+def measure_state_bytes(detectors: tuple[str, ...], interval_s: float, decimals: int) -> int:
+    """The state item's size as the AI tier stores it (`iops.dal.detector_state.stored_bytes`):
+    the size DynamoDB bills its writes and reads by."""
+    from iops.dal.detector_state import stored_bytes
+
+    return stored_bytes(*measure_state_series(detectors, interval_s, decimals))
 
 
 @dataclass
@@ -421,6 +495,7 @@ class Workload:
     """The Metrics table's size at steady state (items live ``metrics_ttl_days``)."""
     stream_shards: int
     ai_invocations: float
+    sweeper_runs: float
     series_points_per_batch: float
     state_writes: float
     """Detector-state writes (and as many reads): once per series per batch it appears in."""
@@ -436,6 +511,7 @@ class Workload:
             "alerts": self.alerts,
             "stream_shards": self.stream_shards,
             "ai_invocations": self.ai_invocations,
+            "sweeper_runs": self.sweeper_runs,
             "state_writes": self.state_writes,
         }
 
@@ -455,7 +531,9 @@ def workload(fleet: Fleet, stack: StackShape, assumptions: Assumptions) -> Workl
     metrics_gb = (host_samples * metric_item + ib.minute_items * ib_item) * stack.metrics_ttl_days / DAYS / 1e9
     shards = max(1, math.ceil(samples / MONTH_S * math.ceil(metric_item / 1024) / 1000), math.ceil(metrics_gb / 10))
     window = max(stack.batching_window_s, 0.25)
-    ai_invocations = max(samples / stack.batch_size, min(samples, shards * MONTH_S / window))
+    # A POST's samples reach the stream together, so one window of each shard they hash to takes them.
+    arrivals = host_samples / fleet.samples_per_request * min(shards, fleet.samples_per_request) + ib.minute_items
+    ai_invocations = max(samples / stack.batch_size, min(arrivals, shards * MONTH_S / window))
     # A series' state is read and written once per batch it appears in: once per point unless a
     # batch spans several of its intervals (the window is long and the batch size does not cut it).
     batch_span_s = min(window, stack.batch_size / (samples / MONTH_S / shards))
@@ -473,6 +551,7 @@ def workload(fleet: Fleet, stack: StackShape, assumptions: Assumptions) -> Workl
         metrics_gb=metrics_gb,
         stream_shards=shards,
         ai_invocations=ai_invocations,
+        sweeper_runs=MONTH_S / stack.sweeper_interval_s,
         series_points_per_batch=series_points / ai_invocations,
         state_writes=series_points / points_per_state_write,
     )
@@ -517,15 +596,24 @@ def _api_gateway(bill: _Bill) -> None:
 
 def _lambda(bill: _Bill) -> None:
     work, stack, assumed, price = bill.work, bill.stack, bill.assumptions, bill.prices["lambda"]
-    ai_ms = assumed.ai_base_ms + assumed.ai_ms_per_series_point * work.series_points_per_batch
+    ai_ms = (
+        assumed.ai_base_ms
+        + assumed.ai_ms_per_series_point * work.series_points_per_batch
+        + assumed.state_codec_ms * work.state_writes / work.ai_invocations
+    )
     gb_s = bill.quantities["lambda_gb_seconds"] = (
         work.ingest_requests * assumed.ingest_ms / 1000 * stack.ingest_memory_mb / 1024
         + work.dashboard_polls * assumed.query_ms / 1000 * stack.query_memory_mb / 1024
         + work.ai_invocations * ai_ms / 1000 * stack.ai_memory_mb / 1024
+        + work.sweeper_runs * assumed.sweeper_ms / 1000 * stack.query_memory_mb / 1024
         + work.ib.lambda_gb_s
     )
     invocations = bill.quantities["lambda_invocations"] = (
-        work.ingest_requests + work.dashboard_polls + work.ai_invocations + work.ib.lambda_invocations
+        work.ingest_requests
+        + work.dashboard_polls
+        + work.ai_invocations
+        + work.sweeper_runs
+        + work.ib.lambda_invocations
     )
     usd = bill.parts["Lambda"] = (
         bill.free(invocations, price["free_tier_requests"]) / 1e6 * price["requests_per_million"]
@@ -550,12 +638,30 @@ def _dynamodb(bill: _Bill) -> None:
     )
     state_wru = work.state_writes * math.ceil(state_bytes / 1024)
     insight_wru = work.insights * 2 * (1 + indexes) * math.ceil(assumed.insight_bytes / 1024)  # put, then mark alerted
+    # every insight joins its incident: read the host's pointer and the incident, write both (the
+    # incident with its index copies), and a notified incident reads the active silences once
+    incident_wru = work.insights * ((1 + len(INCIDENTS.indexes)) * math.ceil(assumed.incident_bytes / 1024) + 1)
+    incident_rru = work.insights * 2 * 0.5 + work.alerts * 0.5
+    # the sweeper queries open incidents each run; each AI shard re-reads the feedback rules a minute
+    housekeeping_rru = (work.sweeper_runs + work.stream_shards * MONTH_S / RULES_TTL_S) * 0.5
+    counter_points = work.host_samples * fleet.counter_metrics_per_host
+    counter_wru = counter_points * math.ceil(assumed.counter_item_bytes / 1024)
     rru = (
         work.state_writes * math.ceil(state_bytes / 4096) * 0.5
         + work.dashboard_polls * math.ceil(POLL_LIMIT * assumed.insight_bytes / 4096) * 0.5
+        + incident_rru
+        + housekeeping_rru
+        + counter_points * 0.5
     )
     rru += work.ib.state_rru
-    bill.quantities.update(wru_metrics=metric_wru, wru_state=state_wru, wru_insights=insight_wru, rru=rru)
+    bill.quantities.update(
+        wru_metrics=metric_wru,
+        wru_state=state_wru,
+        wru_insights=insight_wru,
+        wru_incidents=incident_wru,
+        wru_counters=counter_wru,
+        rru=rru,
+    )
     state_gb = (fleet.hosts * fleet.metrics_per_host + work.ib.streams * IB_METRICS) * state_bytes / 1e9
     insights_gb = work.insights * stack.insights_ttl_days / DAYS * assumed.insight_bytes * (1 + indexes) / 1e9
     stored_gb = bill.quantities["dynamodb_gb"] = work.metrics_gb + state_gb + insights_gb
@@ -563,6 +669,8 @@ def _dynamodb(bill: _Bill) -> None:
     parts = {
         "DynamoDB detector-state writes": state_wru * wru_price,
         "DynamoDB metric writes": metric_wru * wru_price,
+        "DynamoDB incident writes": incident_wru * wru_price,
+        "DynamoDB counter writes": counter_wru * wru_price,
         "DynamoDB reads (state + polls)": rru * rru_price,
     }
     if stack.streaming:
@@ -578,6 +686,7 @@ def _dynamodb(bill: _Bill) -> None:
             insight_wru * wru_price + sum(parts.values()),
             f"WRU {metric_wru / 1e6:,.1f}M metrics + {state_wru / 1e6:,.1f}M detector state "
             f"({math.ceil(state_bytes / 1024)} WRU/write) + {insight_wru / 1e6:,.2f}M insights"
+            f" + {incident_wru / 1e6:,.2f}M incidents + {counter_wru / 1e6:,.1f}M counters"
             + (f" + {work.ib.state_wru / 1e6:,.1f}M InfiniBand window state" if stack.streaming else "")
             + f"; RRU {rru / 1e6:,.1f}M; {stored_gb:,.1f} GB (+PITR)",
         )
@@ -586,11 +695,12 @@ def _dynamodb(bill: _Bill) -> None:
 
 def _cloudwatch(bill: _Bill) -> None:
     work, stack, assumed, price = bill.work, bill.stack, bill.assumptions, bill.prices["cloudwatch"]
+    info = 1 if stack.info_logs else 0
     log_bytes = (
         work.ingest_requests
         * (
             assumed.lambda_platform_log_bytes
-            + assumed.ingest_app_log_bytes
+            + info * assumed.ingest_app_log_bytes
             + assumed.emf_bytes_per_ingest
             + assumed.access_log_bytes
         )
@@ -598,11 +708,13 @@ def _cloudwatch(bill: _Bill) -> None:
         + work.ai_invocations
         * (
             assumed.lambda_platform_log_bytes
-            + assumed.ai_app_log_bytes
+            + info * assumed.ai_app_log_bytes
             + assumed.emf_bytes_per_detector * len(stack.detectors)
         )
         + work.insights * assumed.emf_bytes_per_detector
+        + work.sweeper_runs * assumed.lambda_platform_log_bytes
         + work.ib.log_bytes
+        - (0 if info else work.ib.lambda_invocations * assumed.ib_app_log_bytes)
     )
     logs_gb = bill.quantities["logs_gb"] = log_bytes / 1e9
     stored_logs_gb = logs_gb * assumed.log_storage_ratio * stack.log_retention_days / DAYS
@@ -628,15 +740,34 @@ def _cloudwatch(bill: _Bill) -> None:
     )
 
 
+def _sampled(requests: float, reservoir_per_s: float, rate: float) -> float:
+    """Traces a sampling rule records of ``requests`` a month: the reservoir each second, then the rate."""
+    reservoir = reservoir_per_s * MONTH_S
+    return min(requests, reservoir) + rate * max(0.0, requests - reservoir)
+
+
 def _xray(bill: _Bill) -> None:
-    work, assumed, price = bill.work, bill.assumptions, bill.prices["xray"]
-    entry = work.ingest_requests + work.dashboard_polls + work.ai_invocations + work.ib.lambda_invocations
-    reservoir = assumed.xray_reservoir_per_s * MONTH_S
-    traces = bill.quantities["xray_traces"] = min(entry, reservoir) + assumed.xray_rate * max(0.0, entry - reservoir)
+    work, stack, assumed, price = bill.work, bill.stack, bill.assumptions, bill.prices["xray"]
+    api = _sampled(work.ingest_requests + work.dashboard_polls, stack.xray_reservoir_per_s, stack.xray_sampling_rate)
+    unprompted = 0.0
+    if stack.lambda_tracing_mode == "Active":
+        unprompted = _sampled(
+            work.ai_invocations + work.sweeper_runs + work.ib.lambda_invocations,
+            assumed.lambda_default_xray_reservoir_per_s,
+            assumed.lambda_default_xray_rate,
+        )
+    traces = bill.quantities["xray_traces"] = api + unprompted
     usd = bill.parts["X-Ray traces"] = (
         bill.free(traces, price["free_tier_traces"]) / 1e6 * price["traces_recorded_per_million"]
     )
-    bill.lines.append(Line("X-Ray", usd, f"{traces / 1e6:,.2f}M traces recorded (1/s + 5 % sampling)"))
+    bill.lines.append(
+        Line(
+            "X-Ray",
+            usd,
+            f"{traces / 1e6:,.2f}M traces: API {stack.xray_reservoir_per_s:g}/s + {stack.xray_sampling_rate:.0%}"
+            + (", stream/schedule runs 1/s + 5 %" if unprompted else ", stream/schedule runs untraced (PassThrough)"),
+        )
+    )
 
 
 def _kinesis(bill: _Bill) -> None:
@@ -682,6 +813,47 @@ def _budgets(bill: _Bill) -> None:
     price, budgets = bill.prices["budgets"], bill.stack.budgets
     usd = max(0, budgets - price["free_budgets"]) * price["budget_day"] * DAYS
     bill.lines.append(Line("Budgets", usd, f"{budgets} budget (first {price['free_budgets']} free)"))
+
+
+def _waf(bill: _Bill) -> None:
+    stack, price = bill.stack, bill.prices["waf"]
+    if not stack.waf:
+        return
+    acls = 1 + (1 if stack.dashboard_site else 0)  # the API stage's, and the dashboard CloudFront's
+    requests = bill.quantities["api_requests"]
+    usd = bill.parts["WAF"] = (
+        acls * (price["web_acl_month"] + stack.waf_rules * price["rule_month"])
+        + requests / 1e6 * price["requests_per_million"]
+    )
+    bill.lines.append(
+        Line("WAF", usd, f"{acls} web ACLs x {stack.waf_rules} rules; {requests / 1e6:,.1f}M API requests inspected")
+    )
+
+
+def _cognito(bill: _Bill) -> None:
+    users, price = len(bill.stack.dashboard_users), bill.prices["cognito"]
+    usd = max(0, users - price["free_mau"]) * price["essentials_mau"]
+    bill.lines.append(Line("Cognito", usd, f"{users} invited readers (first {price['free_mau']:,} MAU free)"))
+
+
+def _metric_stream(bill: _Bill) -> None:
+    if not bill.stack.metric_stream_namespaces:
+        return
+    price, assumed = bill.prices["metric_stream"], bill.assumptions
+    updates = bill.fleet.metric_stream_metrics * MONTH_S / 60
+    record_bytes = max(assumed.metric_stream_update_bytes, price["firehose_record_rounding_bytes"])
+    usd = bill.parts["Metric stream + Firehose"] = (
+        updates / 1000 * price["updates_per_thousand"] + updates * record_bytes / 1e9 * price["firehose_ingest_gb"]
+    )
+    bill.lines.append(
+        Line(
+            "Metric stream",
+            usd,
+            f"{bill.fleet.metric_stream_metrics:,} metrics of {', '.join(bill.stack.metric_stream_namespaces)}: "
+            f"{updates / 1e6:,.1f}M updates through Firehose (its buffered POSTs, and the AI tier scoring the "
+            "streamed series, are not counted)",
+        )
+    )
 
 
 def _sagemaker(bill: _Bill) -> None:
@@ -743,6 +915,9 @@ SERVICES: tuple[Callable[[_Bill], None], ...] = (
     _kms,
     _s3_and_sqs,
     _budgets,
+    _waf,
+    _cognito,
+    _metric_stream,
     _sagemaker,
     _bedrock,
 )
@@ -864,15 +1039,28 @@ def levers(fleet: Fleet, stack: StackShape, assumptions: Assumptions) -> list[Le
             "detector state under 1 KB (one write unit; e.g. fewer history slots)",
             estimate(fleet, stack, replace(assumptions, state_bytes=1000)),
         ),
-        (
-            "a collector batches 100 host samples per POST",
-            estimate(replace(fleet, samples_per_request=100), stack, assumptions),
-        ),
-        (
-            "API Gateway detailed (per-method) metrics off",
-            estimate(fleet, replace(stack, api_detailed_metrics=False), assumptions),
-        ),
     ]
+    if fleet.samples_per_request < 100:
+        options.append(
+            (
+                "a collector batches 100 host samples per POST",
+                estimate(replace(fleet, samples_per_request=100), stack, assumptions),
+            )
+        )
+    if stack.api_detailed_metrics:
+        options.append(
+            (
+                "API Gateway detailed (per-method) metrics off (apiDetailedMetrics false)",
+                estimate(fleet, replace(stack, api_detailed_metrics=False), assumptions),
+            )
+        )
+    if stack.info_logs:
+        options.append(
+            (
+                "logLevel WARNING (no per-request and per-batch INFO lines)",
+                estimate(fleet, replace(stack, log_level="WARNING"), assumptions),
+            )
+        )
     if stack.streaming and not stack.kinesis_shards:
         options.append(
             (

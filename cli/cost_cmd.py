@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from dataclasses import asdict, replace
 
 from cli import cost
+
+CODEC_RUNS = 50
+"""Repetitions behind the codec timing ``--state-size`` prints."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -50,8 +54,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--ib-events-per-minute", type=float, default=cost.Fleet.ib_events_per_minute)
     p.add_argument("--bedrock-calls", type=int, default=0, help="Bedrock enricher calls per month")
+    p.add_argument(
+        "--counter-metrics-per-host",
+        type=int,
+        default=cost.Fleet.counter_metrics_per_host,
+        help="of the metrics per host, those sent as cumulative counters (OTLP sums, Prometheus counters)",
+    )
+    p.add_argument(
+        "--metric-stream-metrics",
+        type=int,
+        default=cost.Fleet.metric_stream_metrics,
+        help="CloudWatch metrics the metric stream sends (stacks with metricStreamNamespaces)",
+    )
     p.add_argument("--free-tier", action="store_true", help="subtract AWS free-tier allowances")
     p.add_argument("--state-bytes", type=int, help="detector-state item size (default: measured)")
+    p.add_argument(
+        "--state-size",
+        action="store_true",
+        help="measure one series' and one host's detector state as stored (bytes, write units) and exit",
+    )
     p.add_argument("--detail", action="store_true", help="also print each fleet's itemised notes")
     p.add_argument("--assumptions", action="store_true", help="print the workload assumptions and exit")
     p.add_argument("--json", action="store_true")
@@ -63,8 +84,12 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(asdict(cost.DEFAULT_ASSUMPTIONS), indent=2))
         return 0
     stack = cost.StackShape.from_config(cost.stack_config(args.stack), args.stack)
+    if args.state_size:
+        return _state_size(stack, args)
     sagemaker = stack.sagemaker_endpoint if args.sagemaker is None else args.sagemaker
-    state_bytes = args.state_bytes or cost.measure_state_bytes(stack.detectors, args.interval)
+    state_bytes = args.state_bytes or cost.measure_state_bytes(
+        stack.detectors, args.interval, cost.DEFAULT_ASSUMPTIONS.sample_decimals
+    )
     assumptions = replace(cost.DEFAULT_ASSUMPTIONS, state_bytes=state_bytes)
     fleets = [
         cost.Fleet(
@@ -82,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
             free_tier=args.free_tier,
             ib_streams=args.ib_streams,
             ib_events_per_minute=args.ib_events_per_minute,
+            counter_metrics_per_host=args.counter_metrics_per_host,
+            metric_stream_metrics=args.metric_stream_metrics,
         )
         for h in args.hosts
     ]
@@ -148,5 +175,62 @@ def run(args: argparse.Namespace) -> int:
     print(
         "\nNot modelled: the correlation table's writes (a few per anomaly), Kinesis retention beyond 24 h, the dashboard "
         "site's CloudFront traffic (within the always-free 1 TB), data transfer out, tax. `--assumptions` lists the rest."
+    )
+    return 0
+
+
+def _state_size(stack: cost.StackShape, args: argparse.Namespace) -> int:
+    """One series' state after `cost.MEASURE_DAYS` of points, stored as the AI tier stores it, beside
+    the formats earlier versions stored; a host's state is one item per metric."""
+    import zlib
+
+    from iops.dal.detector_state import decode_state, encode_state, stored_bytes, write_units
+
+    series, state = cost.measure_state_series(stack.detectors, args.interval, cost.DEFAULT_ASSUMPTIONS.sample_decimals)
+    item = stored_bytes(series, state)
+    encoded = encode_state(state)
+    started = time.perf_counter()
+    for _ in range(CODEC_RUNS):
+        encode_state(state)
+    encode_ms = (time.perf_counter() - started) / CODEC_RUNS * 1000
+    started = time.perf_counter()
+    for _ in range(CODEC_RUNS):
+        decode_state(encoded)
+    decode_ms = (time.perf_counter() - started) / CODEC_RUNS * 1000
+    text = state.to_json()
+    overhead = item - len(encoded["B"])  # key, ttl and attribute names
+    formats = {
+        "plain JSON (before 606a08e)": len(text.encode()) + overhead,
+        "zlib of the JSON (606a08e)": len(zlib.compress(text.encode(), 6)) + overhead,
+        "state codec (now)": item,
+    }
+    result = {
+        "detectors": list(stack.detectors),
+        "points": int(cost.MEASURE_DAYS * 86_400 / args.interval),
+        "series": {name: {"bytes": b, "write_units": write_units(b)} for name, b in formats.items()},
+        "host": {
+            "metrics": args.metrics_per_host,
+            "bytes": item * args.metrics_per_host,
+            "write_units_per_sample": write_units(item) * args.metrics_per_host,
+        },
+        "codec_ms": {"encode": round(encode_ms, 3), "decode": round(decode_ms, 3)},
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(
+        f"Detector state of one series after {result['points']:,} points every {args.interval:g} s "
+        f"(detectors: {', '.join(stack.detectors)}), as one DynamoDB item:"
+    )
+    for name, size in result["series"].items():
+        print(f"  {name:<28} {size['bytes']:>6,} bytes  {size['write_units']} write units")
+    host = result["host"]
+    print(
+        f"One host ({host['metrics']} metrics, one item each): {host['bytes']:,} bytes, "
+        f"{host['write_units_per_sample']} write units per sample"
+    )
+    print(
+        f"Decoding + encoding one series' state on this machine: {decode_ms:.2f} + {encode_ms:.2f} ms "
+        f"(the model assumes {cost.DEFAULT_ASSUMPTIONS.state_codec_ms:g} ms: Assumptions.state_codec_ms)"
     )
     return 0

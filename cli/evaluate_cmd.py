@@ -25,8 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="append",
         metavar="NAME",
         help="detector to score, repeatable; 'a+b' scores their combination (the runtime's max), "
-        "'0.7*a+0.3*b' a weighted mean, 'w:a+b' a weighted mean with fitted weights, 'default' what the "
-        "stack deploys (Pulumi.yaml) (default: every local detector; with --recurrence: default)",
+        "'0.7*a+0.3*b' their weighted max (as detectorWeights), 'w:a+b' with fitted weights, 'default' "
+        "what the stack deploys (Pulumi.yaml) (default: every local detector; with --recurrence: default)",
     )
     p.add_argument(
         "--cv",
@@ -48,6 +48,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="score recurring incidents, persistent changes and noise on generated series at the deployed threshold",
     )
     p.add_argument(
+        "--feedback",
+        action="store_true",
+        help="how much feedback changes alerts: a generated benign nightly job and real incidents, per verdict",
+    )
+    p.add_argument(
         "--profile",
         action="append",
         choices=list(nab.PROFILES),
@@ -63,8 +68,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.recurrence:
         return run_recurrence(args)
+    if args.feedback:
+        from local import feedback_eval
+
+        out = feedback_eval.evaluate()
+        if args.json:
+            print(json.dumps(out))
+        else:
+            feedback_eval.print_report(out)
+        return 0
     if args.corpus is None:
-        print("error: --corpus is required (unless --recurrence)", file=sys.stderr)
+        print("error: --corpus is required (unless --recurrence or --feedback)", file=sys.stderr)
         return 2
     if not (args.corpus / "data").is_dir():
         print(f"error: {args.corpus}/data not found (expected NAB layout)", file=sys.stderr)
@@ -122,6 +136,13 @@ def run(args: argparse.Namespace) -> int:
                 score = cat[profile]["score"]
                 shown = "   n/a " if score is None else f"{score:7.2f}"
                 print(f"    {category:<26} score {shown}  raw {cat[profile]['raw']:8.3f}  windows {cat['windows']}")
+        for key in ("at_stack_threshold", "at_threshold"):
+            if key in entry:
+                at = entry[key]
+                print(
+                    f"  {key} {at['threshold']:g}: {at['windows_found']}/{at['windows']} windows found, "
+                    f"{at['false_positive_points']} false-positive points"
+                )
         for failure in entry["failures"]:
             print(f"  failed: {failure}", file=sys.stderr)
     insight_eval.print_report(out)

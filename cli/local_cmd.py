@@ -82,6 +82,10 @@ def known_keys(path: Path | None) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     extra = {"IOPS_DETECTORS": args.detectors} if args.detectors else {}
+    problem = _unknown_plugins(extra)
+    if problem:
+        print(f"iops local: {problem}; see `iops plugins`", file=sys.stderr)
+        return 2
     try:
         writers = writer_keys(args.writer or configured_writers(), known_keys(args.writer_keys), args.api_key)
     except ValueError as exc:
@@ -162,3 +166,15 @@ def run(args: argparse.Namespace) -> int:
     runfile.remove(args.port)
     system.stop()
     return 0
+
+
+def _unknown_plugins(extra: dict[str, str]) -> str | None:
+    """A typo in the detectors or enrichers must stop the start, not every AI batch after it."""
+    from detectors import plugins
+    from iops.settings import PluginSettings, SettingsError
+
+    try:
+        settings = PluginSettings.from_env({**os.environ, **extra})
+    except SettingsError as exc:
+        return str(exc)
+    return plugins.unknown_names(settings)

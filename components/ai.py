@@ -41,6 +41,9 @@ from iops.settings import (
     PredictionSettings,
 )
 
+SWEEPER_SCHEDULE = "rate(1 minute)"
+"""How often the incident sweeper runs (auto-resolve, reminders); `iops cost` prices its runs from it."""
+
 
 @dataclass
 class AiArgs:
@@ -293,7 +296,7 @@ class AiTier(pulumi.ComponentResource):
             f"{name}-incident-sweep",
             name=f"{args.prefix}-incident-sweep",
             description="Runs the incident sweeper every minute",
-            schedule_expression="rate(1 minute)",
+            schedule_expression=SWEEPER_SCHEDULE,
             opts=child,
         )
         aws.lambda_.FunctionEventInvokeConfig(

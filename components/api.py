@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.auth import slug
+from components.config import StackConfig
 from components.function import LambdaFunction
 from components.iam import assume_role_policy
 from handlers.definitions import BINARY_MEDIA_TYPES, ROUTES, Route
@@ -50,8 +51,8 @@ METRICS_BODY_SCHEMA = {
     "title": "MetricsBody",
     "type": ["object", "array"],
 }
-DETAILED_METRICS = True
-"""Per-method CloudWatch metrics on every method (``*/*``); `iops cost` prices them as custom metrics."""
+SAMPLING_RULE_PRIORITY = 100
+"""Below AWS's default rule (10000), so the stage's requests are sampled by the stack's rule."""
 
 
 @dataclass
@@ -74,6 +75,13 @@ class RestApiArgs:
     web_acl_arn: pulumi.Input[str] | None = None
     """A REGIONAL WAF web ACL to associate with the stage (none: no WAF)."""
     stage_name: str = "v1"
+    detailed_metrics: bool | None = None
+    """Per-method CloudWatch metrics on every method (``*/*``; `iops cost` prices them as custom
+    metrics); None: the stack's ``apiDetailedMetrics``."""
+    sampling_rate: float | None = None
+    """X-Ray's share of the stage's requests beyond the reservoir; None: the stack's ``xraySamplingRate``."""
+    sampling_reservoir_per_s: int | None = None
+    """Requests per second traced before the rate; None: the stack's ``xrayReservoirPerSecond``."""
 
 
 def _quoted(value: pulumi.Input[str]) -> pulumi.Output[str]:
@@ -96,6 +104,7 @@ class RestApi(pulumi.ComponentResource):
     deployment: aws.apigateway.Deployment
     access_logs: aws.cloudwatch.LogGroup
     stage: aws.apigateway.Stage
+    sampling_rule: aws.xray.SamplingRule
     usage_plans: dict[str, aws.apigateway.UsagePlan]
     """Writer name -> its usage plan."""
     api_keys: dict[str, aws.apigateway.ApiKey]
@@ -328,6 +337,8 @@ class RestApi(pulumi.ComponentResource):
             access_log_settings={"destination_arn": self.access_logs.arn, "format": ACCESS_LOG_FORMAT},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[account]),
         )
+        cfg = StackConfig()
+        detailed = cfg.api_detailed_metrics if args.detailed_metrics is None else args.detailed_metrics
         aws.apigateway.MethodSettings(
             f"{name}-throttling",
             rest_api=self.api.id,
@@ -336,10 +347,11 @@ class RestApi(pulumi.ComponentResource):
             settings={
                 "throttling_rate_limit": args.throttle_rate_limit,
                 "throttling_burst_limit": args.throttle_burst_limit,
-                "metrics_enabled": DETAILED_METRICS,
+                "metrics_enabled": detailed,
             },
             opts=self._child,
         )
+        self._sampling_rule(cfg)
         if args.web_acl_arn is not None:
             aws.wafv2.WebAclAssociation(
                 f"{name}-waf", resource_arn=self.stage.arn, web_acl_arn=args.web_acl_arn, opts=self._child
@@ -347,6 +359,30 @@ class RestApi(pulumi.ComponentResource):
         self.usage_plans, self.api_keys = {}, {}
         for writer in args.writers:
             self._writer(writer)
+
+    def _sampling_rule(self, cfg: StackConfig) -> None:
+        """X-Ray samples the stage by this rule instead of AWS's default (1/s + 5 %): the functions
+        behind the API follow API Gateway's decision, so this one rule sets the API's trace bill."""
+        args = self._args
+        rate = cfg.xray_sampling_rate if args.sampling_rate is None else args.sampling_rate
+        reservoir = (
+            cfg.xray_reservoir_per_second if args.sampling_reservoir_per_s is None else args.sampling_reservoir_per_s
+        )
+        self.sampling_rule = aws.xray.SamplingRule(
+            f"{self._name}-sampling",
+            rule_name=args.api_name[-32:],  # X-Ray rule names are at most 32 characters
+            priority=SAMPLING_RULE_PRIORITY,
+            version=1,
+            reservoir_size=reservoir,
+            fixed_rate=rate,
+            service_name=f"{args.api_name}/{args.stage_name}",  # how API Gateway names a stage's segments
+            service_type="*",
+            host="*",
+            http_method="*",
+            url_path="*",
+            resource_arn="*",
+            opts=self._child,
+        )
 
     def _writer(self, writer: str) -> None:
         """One writer's key and usage plan, named after the writer: removing a writer removes exactly these."""

@@ -1,17 +1,23 @@
 """Lambda code packages, built by ``pulumi up`` itself and cached by content hash.
 
 A package holds the Lambda-side source (``handlers/``, ``detectors/``), its dependencies
-installed for the Lambda platform (manylinux wheels only), and a small dist-info carrying
-this project's entry points so plugin discovery works in Lambda exactly as on a laptop.
-Nothing of Pulumi or the components goes in.
+installed for the Lambda platform (manylinux wheels only) together with the detector SDK of this
+repo (``sdk/``, not on a registry, so a plugin's ``iops-detector-sdk`` requirement resolves to it),
+and a small dist-info carrying this project's entry points so plugin discovery works in Lambda
+exactly as on a laptop. Nothing of Pulumi or the components goes in.
+
+pip runs in the project directory, so a relative path in ``extraDetectorPackages`` is relative to
+it (where ``Pulumi.yaml`` is); a local path's files are part of the content hash.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +27,8 @@ from components.config import BuildSettings
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = ROOT / ".iops-build"
 SOURCE_PACKAGES = ("iops", "handlers", "detectors")
+SDK_DIR = ROOT / "sdk"
+"""The iops-detector-sdk distribution, installed into every package with the dependencies."""
 LAMBDA_PYTHON = "3.12"
 LAMBDA_PLATFORM = "manylinux2014_x86_64"
 UNZIPPED_LIMIT = 250 * 1024 * 1024
@@ -74,12 +82,27 @@ def with_extras(spec: ArtifactSpec, extra: list[str]) -> ArtifactSpec:
     return ArtifactSpec(spec.kind, spec.requirements + tuple(extra), spec.no_deps) if extra else spec
 
 
-def _source_files() -> list[Path]:
-    files = []
-    for pkg in SOURCE_PACKAGES:
-        for path in sorted((ROOT / pkg).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                files.append(path)
+def _tree_files(root: Path) -> list[Path]:
+    """The files of a source tree, without what building or importing it leaves behind."""
+    if root.is_file():
+        return [root]
+    return [
+        path
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+        and path.suffix != ".pyc"
+        and not any(part in ("__pycache__", "build") or part.endswith(".egg-info") for part in path.parts)
+    ]
+
+
+def _source_files(spec: ArtifactSpec) -> list[Path]:
+    """What the package is built from: our sources, the SDK, and requirements that are local paths."""
+    files = [path for pkg in SOURCE_PACKAGES for path in _tree_files(ROOT / pkg)]
+    files += _tree_files(SDK_DIR)
+    for req in spec.requirements:
+        local = ROOT / req
+        if "://" not in req and local.exists():
+            files += _tree_files(local)
     return files + [ROOT / "pyproject.toml"]
 
 
@@ -87,8 +110,8 @@ def content_hash(spec: ArtifactSpec, with_deps: bool) -> str:
     h = hashlib.sha256(
         f"{spec.kind}|{spec.requirements}|{spec.no_deps}|{with_deps}|{LAMBDA_PYTHON}|{LAMBDA_PLATFORM}".encode()
     )
-    for path in _source_files():
-        h.update(str(path.relative_to(ROOT)).encode())
+    for path in _source_files(spec):
+        h.update(os.path.relpath(path, ROOT).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -122,24 +145,30 @@ def build(spec: ArtifactSpec, with_deps: bool | None = None, quiet: bool = True)
     out = BUILD_DIR / f"{spec.kind}-{content_hash(spec, with_deps)}"
     if out.is_dir():
         return out
-    tmp = out.with_suffix(".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    # a private directory: two builds at once (a test run beside a preview) must not share one
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=BUILD_DIR))
+    tmp.chmod(0o755)  # mkdtemp's 0700 would reach the zip, and Lambda's user could not read it
     if with_deps:
         cmd = [
             sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-compile",
             "--target", str(tmp), "--platform", LAMBDA_PLATFORM, "--implementation", "cp",
-            "--python-version", LAMBDA_PYTHON, "--only-binary=:all:", *spec.requirements,
+            "--python-version", LAMBDA_PYTHON, "--only-binary=:all:", *spec.requirements, str(SDK_DIR),
         ]  # fmt: skip
-        subprocess.run(cmd, check=True, capture_output=quiet)
+        subprocess.run(cmd, check=True, capture_output=quiet, cwd=ROOT)
         if spec.no_deps:
             no_deps = [*cmd[: cmd.index("--only-binary=:all:") + 1], "--no-deps", *spec.no_deps]
-            subprocess.run(no_deps, check=True, capture_output=quiet)
+            subprocess.run(no_deps, check=True, capture_output=quiet, cwd=ROOT)
         _strip(tmp)
     for pkg in SOURCE_PACKAGES:
         shutil.copytree(ROOT / pkg, tmp / pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     _write_dist_info(tmp)
-    tmp.rename(out)
+    try:
+        tmp.rename(out)
+    except OSError:  # the other build finished first: its package is the same
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not out.is_dir():
+            raise
     _prune(spec.kind)
     return out
 

@@ -36,13 +36,37 @@ def _strings(value: Any) -> list[str]:
 
 
 def _limits(value: Any) -> dict[str, float]:
-    """A JSON object (a string in Pulumi.yaml and on the command line) of metric -> number."""
+    """A JSON object (a string in Pulumi.yaml and on the command line) of name -> number."""
     obj = json.loads(value) if isinstance(value, str) else dict(value)
     return {str(k): float(v) for k, v in obj.items()}
 
 
 def _optional_bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+TRACING_MODES = ("Active", "PassThrough")
+
+
+def _log_level(value: Any) -> str:
+    level = str(value).upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"config logLevel must be one of {LOG_LEVELS}, got {value!r}")
+    return level
+
+
+def _tracing_mode(value: Any) -> str:
+    if value not in TRACING_MODES:
+        raise ValueError(f"config lambdaTracingMode must be one of {TRACING_MODES}, got {value!r}")
+    return str(value)
+
+
+def _share(value: Any) -> float:
+    share = float(value)
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"expected a share between 0 and 1, got {value!r}")
+    return share
 
 
 MFA_MODES = {"off": "OFF", "optional": "OPTIONAL", "on": "ON", "false": "OFF", "true": "ON"}
@@ -98,6 +122,11 @@ class StackConfig:
     metrics_ttl_days = Key("metricsTtlDays", int)
     allowed_origins = Key("allowedOrigins", _strings)
     log_retention_days = Key("logRetentionDays", int)
+    log_level = Key("logLevel", _log_level)
+    api_detailed_metrics = Key("apiDetailedMetrics", bool)
+    lambda_tracing_mode = Key("lambdaTracingMode", _tracing_mode)
+    xray_sampling_rate = Key("xraySamplingRate", _share)
+    xray_reservoir_per_second = Key("xrayReservoirPerSecond", int)
     # AI tier
     ai_memory_mb = Key("aiMemoryMb", int)
     ai_timeout_s = Key("aiTimeoutS", int)
@@ -108,6 +137,7 @@ class StackConfig:
     insights_ttl_days = Key("insightsTtlDays", int)
     anomaly_threshold = Key("anomalyThreshold", float)
     detectors = Key("detectors", _strings)
+    detector_weights = Key("detectorWeights", _limits)
     extra_detector_packages = Key("extraDetectorPackages", _strings)
     enrich_min_severity = Key("enrichMinSeverity", str)
     enrich_max_calls = Key("enrichMaxCalls", int)

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.code import LambdaCode
+from components.config import StackConfig
 from components.iam import assume_role_policy
 
 LAMBDA_RUNTIME = "python3.12"
@@ -35,6 +36,11 @@ class FunctionArgs:
     statements: list[pulumi.Input[dict[str, Any]]] = field(default_factory=list)
     """IAM statements beyond logging and tracing (least privilege: name the resources)."""
     description: str = ""
+    tracing_mode: str | None = None
+    """X-Ray mode; None: the stack's ``lambdaTracingMode`` (one setting for every function, read here
+    so that no tier has to pass it)."""
+    log_level: str | None = None
+    """POWERTOOLS_LOG_LEVEL; None: the stack's ``logLevel``."""
 
 
 class LambdaFunction(pulumi.ComponentResource):
@@ -50,6 +56,9 @@ class LambdaFunction(pulumi.ComponentResource):
     def __init__(self, name: str, args: FunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iops:lambda:Function", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        cfg = StackConfig()
+        tracing_mode = args.tracing_mode or cfg.lambda_tracing_mode
+        log_level = args.log_level or cfg.log_level
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=f"/aws/lambda/{args.function_name}",
@@ -86,8 +95,14 @@ class LambdaFunction(pulumi.ComponentResource):
             memory_size=args.memory_mb,
             timeout=args.timeout_s,
             reserved_concurrent_executions=args.reserved_concurrency,
-            tracing_config={"mode": "Active"},
-            environment={"variables": {"POWERTOOLS_SERVICE_NAME": args.function_name, **args.environment}},
+            tracing_config={"mode": tracing_mode},
+            environment={
+                "variables": {
+                    "POWERTOOLS_SERVICE_NAME": args.function_name,
+                    "POWERTOOLS_LOG_LEVEL": log_level,
+                    **args.environment,
+                }
+            },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, self.policy]),
         )
         self.name = self.function.name

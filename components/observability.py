@@ -21,7 +21,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from handlers.definitions import STREAMING_TABLES, TABLES, Table, table_operations
+from handlers.definitions import AI_FN, STREAMING_TABLES, TABLES, Table, table_operations
 from iops.telemetry import METRICS, NAMESPACE, SEVERITIES
 
 TABLE_OPERATIONS: dict[str, tuple[str, ...]] = {t.logical: table_operations(t) for t in TABLES + STREAMING_TABLES}
@@ -68,9 +68,10 @@ class Monitored:
 
 def alarm_metric_count(functions: int, tables: Iterable[Table], stream_consumers: int, dead_letter_queues: int) -> int:
     """Metrics behind every alarm of a stack with these resources (CloudWatch bills alarms per metric)."""
-    api_5xx = 1
+    api_5xx = detectors_missing = 1  # the API stage's 5xx, the AI function's missing detectors
     table_metrics = sum(TABLE_ALARMS * len(table_operations(t)) for t in tables)
-    return functions * FUNCTION_ALARM_METRICS + api_5xx + table_metrics + stream_consumers + dead_letter_queues
+    singles = api_5xx + detectors_missing
+    return functions * FUNCTION_ALARM_METRICS + singles + table_metrics + stream_consumers + dead_letter_queues
 
 
 @dataclass
@@ -137,6 +138,7 @@ class ObservabilityTier(pulumi.ComponentResource):
         self._api_alarm()
         self._table_alarms()
         self._lag_alarms()
+        self._plugin_alarm()
         self._budget()
         self.dashboard = self._dashboard("system", _system_body, region, self._system_inputs())
         self.dashboard_url = _console_url(region, self.dashboard.dashboard_name)
@@ -335,6 +337,22 @@ class ObservabilityTier(pulumi.ComponentResource):
                 period=PERIOD_S,
             )
 
+    def _plugin_alarm(self) -> None:
+        """Configured detectors missing from the AI package: the others run, so nothing else would say it."""
+        fn = self._watched.functions.get(AI_FN)
+        if fn is None:
+            return
+        self._alarm(
+            "ai-detectors-missing",
+            "AI: configured detectors are not installed in its package; the others run (the function's log names them)",
+            0,
+            namespace=NAMESPACE,
+            metric_name="DetectorsMissing",
+            dimensions={"service": fn},
+            statistic="Maximum",
+            period=PERIOD_S,
+        )
+
     def _budget(self) -> None:
         """Account-wide monthly cost budget: actual and forecast above the limit notify."""
         a = self._args
@@ -485,7 +503,7 @@ def _system_body(
             {"stacked": True},
         ),
         (
-            "Detectors: time per batch (ms), failures, series not scored by the deadline; late points",
+            "Detectors: time per batch (ms), failures, series not scored by the deadline; late points; missing",
             emitted("DetectorLatency", *(["detector", d, {"stat": "Average", "label": f"{d} ms"}] for d in detectors))
             + [
                 line
@@ -495,7 +513,8 @@ def _system_body(
                     *(["detector", d, {"stat": "Sum", "label": f"{d} {what}", "yAxis": "right"}] for d in detectors),
                 )
             ]
-            + emitted("LatePoints", [{"stat": "Sum", "label": "late points", "yAxis": "right"}]),
+            + emitted("LatePoints", [{"stat": "Sum", "label": "late points", "yAxis": "right"}])
+            + emitted("DetectorsMissing", [{"stat": "Maximum", "label": "detectors missing", "yAxis": "right"}]),
             {},
         ),
         (

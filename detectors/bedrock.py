@@ -40,9 +40,10 @@ from statistics import median
 from string import Template
 from typing import Any
 
-from detectors.contract import Enrichment, Finding
-from detectors.hookspecs import hookimpl
-from detectors.severity import LOWEST
+from iops_detector_sdk.contract import Enrichment, Finding
+from iops_detector_sdk.hookspecs import hookimpl
+from iops_detector_sdk.severity import LOWEST
+
 from iops.logs import get_logger
 from iops.settings import DEFAULT_BEDROCK_MODEL_ID, PluginSettings
 from iops.tracing import subsegment

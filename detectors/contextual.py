@@ -37,8 +37,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from detectors.contract import Point, SeriesKey, State
-from detectors.hookspecs import hookimpl
+from iops_detector_sdk.contract import Point, SeriesKey, State
+from iops_detector_sdk.hookspecs import hookimpl
 
 WARMUP = 60
 """Points used to set the buckets; scored 0."""
@@ -77,6 +77,8 @@ def _add(table: dict, key: str, before: float, t: float, weight: float, decay: f
 class ContextualDetector:
     name = "contextual"
     remote = False
+    calibrated = True
+    """Scores fitted to the stack threshold by cross-validation (docs/detection.md): no runtime calibration."""
 
     def new_state(self, series: SeriesKey) -> State:
         return {

@@ -133,9 +133,9 @@ def weight_grid(members: int, step: float | None = None) -> list[tuple[float, ..
     return sorted(grid, reverse=True)
 
 
-def weighted_mean(member_scores: Sequence[np.ndarray], w: Sequence[float]) -> np.ndarray:
-    total = float(sum(w)) or 1.0
-    return sum(wi * s for wi, s in zip(w, member_scores, strict=True)) / total
+def weighted_max(member_scores: Sequence[np.ndarray], w: Sequence[float]) -> np.ndarray:
+    """`runtime.combine` with weights, vectorised: each row's largest weighted score, at most 1."""
+    return np.minimum(1.0, np.max([wi * s for wi, s in zip(w, member_scores, strict=True)], axis=0))
 
 
 def fit_weights(
@@ -143,7 +143,7 @@ def fit_weights(
     weights: Sequence[nab.RowWeights],
     profile: str,
     grid: Sequence[tuple[float, ...]],
-    combine: Callable[[Sequence[np.ndarray], Sequence[float]], np.ndarray] = weighted_mean,
+    combine: Callable[[Sequence[np.ndarray], Sequence[float]], np.ndarray] = weighted_max,
 ) -> tuple[tuple[float, ...], float, bool]:
     """Best (weights, threshold, degenerate) on a training set: per grid point one sweep."""
     best: tuple[float, tuple[float, ...], float, bool] | None = None
@@ -167,7 +167,7 @@ def cross_validate_weighted(
     folds: Folds,
     profiles: Sequence[str] = tuple(nab.PROFILES),
     grid: Sequence[tuple[float, ...]] | None = None,
-    combine: Callable[[Sequence[np.ndarray], Sequence[float]], np.ndarray] = weighted_mean,
+    combine: Callable[[Sequence[np.ndarray], Sequence[float]], np.ndarray] = weighted_max,
 ) -> dict:
     """Like `cross_validate`, with the ensemble weights fitted per fold beside the threshold.
 

@@ -9,7 +9,7 @@ that ran side by side in the same `score_series` calls.
 Names (`parse_name`):
 
 * ``a`` one detector; ``a+b`` the runtime's combination (the max) of a and b;
-* ``0.7*a+0.3*b`` a weighted ensemble with fixed weights (`combine_weighted`);
+* ``0.7*a+0.3*b`` a weighted ensemble with fixed weights (`cv.weighted_max`, as ``detectorWeights``);
 * ``w:a+b`` a weighted ensemble whose weights are fitted per profile (a grid on the simplex,
   like the threshold: on the whole corpus in-sample, on the training folds under ``cv``);
   ``weights`` reports the standard profile's, ``weights_by_profile`` all three;
@@ -22,7 +22,6 @@ Names (`parse_name`):
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import sys
@@ -32,11 +31,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from iops_detector_sdk.contract import Detector, Point, SeriesKey
 from tqdm import tqdm
 
 from detectors import cv as cvmod
 from detectors import nab, plugins
-from detectors.contract import Detector, Point, SeriesKey
 from detectors.runtime import SeriesState, combine, score_series
 
 BATCH = 100
@@ -111,7 +110,7 @@ def parse_name(name: str, stack: StackConfig | None = None) -> Spec:
     if name == "default":
         cfg = stack or stack_config()
         if cfg.weights:
-            w = tuple(float(cfg.weights.get(m, 0.0)) for m in cfg.detectors)
+            w = tuple(float(cfg.weights.get(m, 1.0)) for m in cfg.detectors)  # as the runtime: 1 unless given
             return Spec(name, list(cfg.detectors), "weighted", w, cfg.threshold)
         mode = "single" if len(cfg.detectors) == 1 else "max"
         return Spec(name, list(cfg.detectors), mode, None, cfg.threshold)
@@ -125,27 +124,14 @@ def parse_name(name: str, stack: StackConfig | None = None) -> Spec:
     return Spec(name, parts, "single" if len(parts) == 1 else "max")
 
 
-def combine_weighted(scores: dict[str, float], weights: dict[str, float]) -> float:
-    """A weighted ensemble: the runtime's own weighted combine when it has one, else the weighted mean."""
-    if "weights" in inspect.signature(combine).parameters:
-        return float(combine(scores, weights=weights))  # type: ignore[call-arg]
-    total = sum(weights.get(n, 0.0) for n in scores) or 1.0
-    return sum(s * weights.get(n, 0.0) for n, s in scores.items()) / total
-
-
 def spec_scores(spec: Spec, scores: dict[str, np.ndarray], weights: tuple[float, ...] | None = None) -> np.ndarray:
     """One file's per-row scores of ``spec`` (``weights`` for a fitted ensemble)."""
     if spec.mode == "single":
         return scores[spec.members[0]]
     if spec.mode == "max":
         return combined(scores, spec.members)
-    w = dict(zip(spec.members, weights or spec.weights or (), strict=True))
-    if "weights" not in inspect.signature(combine).parameters:  # vectorised weighted mean
-        return cvmod.weighted_mean([scores[m] for m in spec.members], [w[m] for m in spec.members])
-    stack = [scores[m] for m in spec.members]
-    return np.array(
-        [combine_weighted(dict(zip(spec.members, row, strict=True)), w) for row in zip(*stack, strict=True)]
-    )
+    w = weights or spec.weights or ()
+    return cvmod.weighted_max([scores[m] for m in spec.members], w)
 
 
 def default_names() -> list[str]:
@@ -229,12 +215,17 @@ def write_results(results_dir: Path, name: str, files: list[nab.CorpusFile], sco
 
 
 def at_threshold(scores: list[np.ndarray], weights: list[nab.RowWeights], threshold: float) -> dict:
-    """Every profile's score with every file at one fixed threshold (nothing optimised)."""
+    """Every profile's score with every file at one fixed threshold (nothing optimised), and what
+    it finds there: windows with a detection, and detections (points) outside every window."""
     out = {}
     for profile in nab.PROFILES:
         raw, norm = cvmod.score_at(scores, weights, profile, [threshold] * len(scores))
         out[profile] = {"score": None if norm is None else round(norm, 2), "raw": round(raw, 4)}
+    counts = [nab.detections_at(s, w, threshold) for s, w in zip(scores, weights, strict=True)]
     out["threshold"] = threshold
+    out["windows"] = sum(w.windows for w in weights)
+    out["windows_found"] = sum(found for found, _ in counts)
+    out["false_positive_points"] = sum(fp for _, fp in counts)
     return out
 
 

@@ -33,8 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-
-from detectors.contract import Point, State
+from iops_detector_sdk.contract import Point, State
 
 BUCKET_S = 300.0
 SEASON = int(86_400 / BUCKET_S)

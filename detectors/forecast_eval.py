@@ -29,9 +29,9 @@ from pathlib import Path
 from statistics import median
 
 import numpy as np
+from iops_detector_sdk.contract import Point
 
 from detectors import forecast
-from detectors.contract import Point
 
 REARM_S = 3600.0
 """A crossing counts again only after the series spent this long below the limit."""

@@ -18,8 +18,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from detectors.contract import Point, SeriesKey, State
-from detectors.hookspecs import hookimpl
+from iops_detector_sdk.contract import Point, SeriesKey, State
+from iops_detector_sdk.hookspecs import hookimpl
+
 from detectors.lstm_model import LstmModel, new_series_state
 from iops.settings import PluginSettings
 
@@ -42,6 +43,8 @@ def load_model(path: str | Path | None = None) -> LstmModel:
 class LstmDetector:
     name = "lstm"
     remote = False
+    calibrated = True
+    """Scores fitted to the stack threshold by cross-validation (docs/detection.md): no runtime calibration."""
 
     def __init__(self, model_path: str | Path | None = None) -> None:
         self._model_path = model_path or PluginSettings.from_env().lstm_model or DEFAULT_MODEL

@@ -191,6 +191,14 @@ def sweep(scores: list[np.ndarray], weights: list[RowWeights], profile: str) -> 
     return ProfileScore(float(cand_thr[best_i]), raw, 0.0 if norm is None else norm)
 
 
+def detections_at(scores: np.ndarray, weights: RowWeights, threshold: float) -> tuple[int, int]:
+    """(windows with at least one detection, detections outside every window) at a fixed threshold."""
+    hit = np.asarray(scores, dtype=float)[weights.rows] >= threshold
+    inside = weights.window >= 0
+    found = len(set(weights.window[hit & inside].tolist()))
+    return found, int((hit & ~inside).sum())
+
+
 def raw_at(scores: np.ndarray, weights: RowWeights, profile: str, threshold: float) -> float:
     """Raw score of one file at a fixed threshold (per-category breakdowns)."""
     a_tp, a_fp, a_fn = PROFILES[profile]

@@ -19,8 +19,8 @@ import re
 from collections.abc import Sequence
 from statistics import median
 
-from detectors.contract import STREAM_PREFIX, Member
-from detectors.hookspecs import hookimpl
+from iops_detector_sdk.contract import STREAM_PREFIX, Member
+from iops_detector_sdk.hookspecs import hookimpl
 
 MIN_METRICS_FLOOR = 2
 

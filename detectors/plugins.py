@@ -17,9 +17,9 @@ from importlib import metadata
 from typing import Any
 
 import pluggy
+from iops_detector_sdk import hookspecs
+from iops_detector_sdk.contract import Detector, Enricher, GroupingRule
 
-from detectors import hookspecs
-from detectors.contract import Detector, Enricher, GroupingRule
 from iops.settings import DEFAULT_DETECTORS, PluginSettings  # noqa: F401 - DEFAULT_DETECTORS is read as plugins'
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
@@ -159,16 +159,38 @@ def enabled_detector_names(settings: PluginSettings | None = None) -> list[str]:
     return list((settings or PluginSettings.from_env()).detectors)
 
 
-def enabled_detectors(settings: PluginSettings | None = None) -> dict[str, Detector]:
-    """The detectors ``settings.detectors`` names, in that order."""
+def usable_detectors(settings: PluginSettings | None = None) -> tuple[dict[str, Detector], list[str]]:
+    """The detectors ``settings.detectors`` names that are loaded (in that order), and the names that are not.
+
+    The AI function runs what it has and reports the rest (a typo must not stop every detector)."""
     available = all_detectors()
     names = enabled_detector_names(settings)
-    missing = [n for n in names if n not in available]
+    return {n: available[n] for n in names if n in available}, [n for n in names if n not in available]
+
+
+def unknown_names(settings: PluginSettings | None = None) -> str | None:
+    """A message naming every configured detector or enricher that no loaded plugin provides, or None.
+
+    `iops local` refuses to start on it; ``iops evaluate`` and `enabled_detectors` raise it."""
+    settings = settings or PluginSettings.from_env()
+    problems = []
+    _, missing = usable_detectors(settings)
     if missing:
-        raise LookupError(
-            f"detectors not found: {', '.join(missing)} (loaded: {', '.join(sorted(available)) or 'none'})"
-        )
-    return {n: available[n] for n in names}
+        installed = ", ".join(sorted(all_detectors())) or "none"
+        problems.append(f"detectors not found: {', '.join(missing)} (installed: {installed})")
+    missing_enrichers = [n for n in settings.enrichers or () if n not in all_enrichers()]
+    if missing_enrichers:
+        installed = ", ".join(sorted(all_enrichers())) or "none"
+        problems.append(f"enrichers not found: {', '.join(missing_enrichers)} (installed: {installed})")
+    return "; ".join(problems) or None
+
+
+def enabled_detectors(settings: PluginSettings | None = None) -> dict[str, Detector]:
+    """The detectors ``settings.detectors`` names, in that order; LookupError naming any that is not loaded."""
+    found, missing = usable_detectors(settings)
+    if missing:
+        raise LookupError(unknown_names(settings))
+    return found
 
 
 def get_detector(name: str) -> Detector:

@@ -44,10 +44,10 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from iops_detector_sdk.contract import Detector
 from tqdm import tqdm
 
 from detectors import nab, plugins
-from detectors.contract import Detector
 from detectors.evaluate import StackConfig, parse_name, spec_scores, stack_config, stream_file
 
 SEED = 15

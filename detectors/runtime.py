@@ -4,6 +4,8 @@ The AI Lambda and ``iops evaluate`` both call `score_series`, so a detector is s
 exactly the way it runs in production: batches of new points, state carried between
 batches as JSON, replayed points skipped, every detector isolated from the others.
 Each detector's run over a batch is an X-Ray subsegment (``## detector <name>``, in its own thread).
+A detector that does not declare ``calibrated = True`` has its scores calibrated here
+(`detectors.calibration`) before they are combined, so a plugin's scale cannot drown the others.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import json
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import median
 
-from detectors.contract import Detector, Point, SeriesKey, State
-from detectors.severity import severity_of
+from iops_detector_sdk.contract import Detector, Point, SeriesKey, State
+from iops_detector_sdk.severity import severity_of
+
+from detectors import calibration
 from iops.logs import get_logger
 from iops.tracing import subsegment
 
@@ -38,11 +42,16 @@ class SeriesState:
     detectors: dict[str, State] = field(default_factory=dict)
     forecast: State = field(default_factory=dict)
     """Capacity forecast state (`detectors.forecast`); empty for series without a limit."""
+    calibration: dict[str, State] = field(default_factory=dict)
+    """Per uncalibrated detector, the distribution of its scores (`detectors.calibration`); kept by
+    the runtime, not the plugin, so a plugin cannot change how it is calibrated."""
 
     def to_json(self) -> str:
         raw = {"last": self.last_timestamp, "recent": self.recent, "detectors": self.detectors}
         if self.forecast:
             raw["forecast"] = self.forecast
+        if self.calibration:
+            raw["cal"] = self.calibration
         return json.dumps(raw, separators=(",", ":"))
 
     @classmethod
@@ -50,7 +59,9 @@ class SeriesState:
         if not text:
             return cls()
         raw = json.loads(text)
-        return cls(raw.get("last"), raw.get("recent", []), raw.get("detectors", {}), raw.get("forecast", {}))
+        return cls(
+            raw.get("last"), raw.get("recent", []), raw.get("detectors", {}), raw.get("forecast", {}), raw.get("cal", {})
+        )
 
 
 @dataclass(slots=True)
@@ -140,9 +151,14 @@ def _run_detector(name: str, detector: Detector, jobs: list[_Job], out: dict[int
         segment.put_annotation("failures", failures)
 
 
-def combine(scores: dict[str, float]) -> float:
-    """One score from several detectors: the strongest evidence wins."""
-    return max(scores.values()) if scores else 0.0
+def combine(scores: dict[str, float], weights: Mapping[str, float] | None = None) -> float:
+    """One score from several detectors: the strongest evidence wins, each weighted (default 1,
+    ``detectorWeights``; 0 mutes a detector without removing it), at most 1."""
+    if not scores:
+        return 0.0
+    if not weights:
+        return max(scores.values())
+    return min(1.0, max(s * weights.get(n, 1.0) for n, s in scores.items()))
 
 
 @dataclass(slots=True)
@@ -159,13 +175,14 @@ def score_batch(
     work: dict[SeriesKey, tuple[SeriesState, Sequence[Point]]],
     deadline: float,
     replay: bool = False,
+    weights: Mapping[str, float] | None = None,
 ) -> BatchScores:
     """Score the new points of many series with every detector, one thread per detector, by ``deadline``.
 
     A detector that has not finished when the deadline (``time.monotonic()``) passes keeps the
     series it finished; the rest are scored without it and counted in ``timed_out``. With
     ``replay``, late points are scored too, on a copy of the state that is then thrown away, so an
-    old point never teaches a state that has moved past it.
+    old point never teaches a state that has moved past it. ``weights`` go to `combine`.
     """
     jobs: list[_Job] = []
     split: dict[SeriesKey, tuple[int, int]] = {}
@@ -220,13 +237,18 @@ def score_batch(
                 result.failures.append(DetectorFailure(name, f"{type(error).__name__}: {error}", seconds))
                 log.warning("detector failed", detector=name, series=job.series, error=error)
                 continue
+            if not getattr(detectors[name], "calibrated", False):
+                cal = job.state.calibration.setdefault(name, calibration.new_state())
+                scores = calibration.calibrate(cal, scores)
             per_detector[name] = scores
             job.state.detectors[name] = det_state
-        result.results.extend(_point_results(job, per_detector))
+        result.results.extend(_point_results(job, per_detector, weights))
     return BatchScores(list(per_series.values()), timed_out, late_total)
 
 
-def _point_results(job: _Job, per_detector: dict[str, list[float]]) -> list[PointResult]:
+def _point_results(
+    job: _Job, per_detector: dict[str, list[float]], weights: Mapping[str, float] | None
+) -> list[PointResult]:
     """Per point: the detectors' scores, their combination, the expected value and recent context."""
     results: list[PointResult] = []
     recent = [Point(t, v) for t, v in job.state.recent]
@@ -236,7 +258,7 @@ def _point_results(job: _Job, per_detector: dict[str, list[float]]) -> list[Poin
         if len(recent) > RECENT_POINTS:
             del recent[0]
         scores = {name: s[i] for name, s in per_detector.items()}
-        results.append(PointResult(p, scores, combine(scores), expected, list(recent)))
+        results.append(PointResult(p, scores, combine(scores, weights), expected, list(recent)))
     if job.learn:
         job.state.last_timestamp = job.points[-1].timestamp
         job.state.recent = [[p.timestamp, p.value] for p in recent]
@@ -249,10 +271,11 @@ def score_series(
     state: SeriesState,
     points: Sequence[Point],
     timeout: float | None = None,
+    weights: Mapping[str, float] | None = None,
 ) -> SeriesResult:
     """Score the new points of one series with every detector within ``timeout``; update ``state``."""
     deadline = time.monotonic() + (DETECTOR_TIMEOUT_S if timeout is None else timeout)
-    return score_batch(detectors, {series: (state, points)}, deadline).results[0]
+    return score_batch(detectors, {series: (state, points)}, deadline, weights=weights).results[0]
 
 
 def risk_and_severity(score: float) -> tuple[int, str]:

@@ -27,9 +27,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
+from iops_detector_sdk.contract import Point, SeriesKey, State
+from iops_detector_sdk.hookspecs import hookimpl
 
-from detectors.contract import Point, SeriesKey, State
-from detectors.hookspecs import hookimpl
 from detectors.lstm import LstmDetector
 from detectors.lstm_model import advance_context, likelihood_scores, new_series_state
 from iops.settings import PluginSettings
@@ -45,6 +45,8 @@ COOLDOWN_S = 60.0
 class SageMakerDetector:
     name = "sagemaker"
     remote = True
+    calibrated = True
+    """The endpoint serves the lstm model, whose scores are fitted to the stack threshold: no runtime calibration."""
 
     def __init__(self, client: Any = None, fallback: LstmDetector | None = None, endpoint: str | None = None) -> None:
         self.endpoint = (

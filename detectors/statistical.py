@@ -48,9 +48,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from detectors.contract import Point, SeriesKey, State
+from iops_detector_sdk.contract import Point, SeriesKey, State
+from iops_detector_sdk.hookspecs import hookimpl
+
 from detectors.envelope import episode_step, forget, range_novelty, snapshot
-from detectors.hookspecs import hookimpl
 
 DAY_S = 86400.0
 BIN_S = 300.0
@@ -125,6 +126,8 @@ def _compact(v: float) -> float:
 class StatisticalDetector:
     name = "statistical"
     remote = False
+    calibrated = True
+    """Scores fitted to the stack threshold by cross-validation (docs/detection.md): no runtime calibration."""
 
     def new_state(self, series: SeriesKey) -> State:
         return {

@@ -30,11 +30,18 @@ def get_processor() -> Processor:
     global _processor
     if _processor is None:
         settings = AiSettings.from_env()
+        detectors, missing = plugins.usable_detectors()  # the plugins read `settings.plugins` themselves
+        if missing:  # once per container; the DetectorsMissing metric and its alarm say it every batch
+            logger.error(
+                "configured detectors are not installed; running the others",
+                extra={"missing": missing, "running": list(detectors), "problem": plugins.unknown_names()},
+            )
         _processor = Processor(
             ddb=aws.client("dynamodb"),
             events=aws.client("events"),
             settings=settings,
-            detectors=plugins.enabled_detectors(),  # the plugins read `settings.plugins` themselves
+            detectors=detectors,
+            missing_detectors=tuple(missing),
             enrichers=plugins.enabled_enrichers(),
             enrich_min_severity=settings.enrich_min_severity,
             enrich_max_calls=settings.enrich_max_calls,
@@ -56,9 +63,15 @@ def handler(event: dict, context: LambdaContext) -> dict:
     started = time.monotonic()
     deadline = started + context.get_remaining_time_in_millis() / 1000
     replay = bool(event.get("replay"))  # `iops replay`: stored points re-sent, late ones scored without learning
-    outcome: BatchOutcome = process_batch(get_processor(), event.get("Records", []), deadline, replay=replay)
+    processor = get_processor()
+    outcome: BatchOutcome = process_batch(processor, event.get("Records", []), deadline, replay=replay)
     telemetry.ai_batch(
-        outcome.insights, outcome.detector_seconds, outcome.detector_failures, outcome.detector_timeouts, outcome.late
+        outcome.insights,
+        outcome.detector_seconds,
+        outcome.detector_failures,
+        outcome.detector_timeouts,
+        outcome.late,
+        missing=len(processor.missing_detectors),
     )
     logger.info(
         "batch",

@@ -8,8 +8,8 @@ same rule in the emulator and renders the same message with `render_message`. No
 imports pulumi, so the Lambda artifact can carry it.
 
 The rule matches on ``risk_score`` (the incident's highest) rather than ``severity``: severity is
-derived from the risk score (HIGH from 80, CRITICAL from 90, `detectors.severity.SEVERITY_FLOORS`),
-so ``>= 80`` is the same set as "HIGH or CRITICAL" (`detectors.severity.alerts`, the rule
+derived from the risk score (HIGH from 80, CRITICAL from 90, `iops_detector_sdk.severity.SEVERITY_FLOORS`),
+so ``>= 80`` is the same set as "HIGH or CRITICAL" (`iops_detector_sdk.severity.alerts`, the rule
 incidents notify by), and a number lets a stack raise the bar (``alertMinRiskScore``) without
 listing severity names. The bus only ever carries HIGH and CRITICAL incidents, so a threshold
 below 80 would change nothing; `alert_pattern` refuses it.
@@ -21,7 +21,7 @@ import json
 import re
 from typing import Any
 
-from detectors.severity import ALERT_MIN_RISK_SCORE
+from iops_detector_sdk.severity import ALERT_MIN_RISK_SCORE
 
 EVENT_SOURCE = "iops.dashboard"
 EVENT_DETAIL_TYPE = "IOps Incident"

@@ -32,7 +32,8 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, Self
 
-from detectors.severity import ENRICH_MIN_SEVERITY
+from iops_detector_sdk.severity import ENRICH_MIN_SEVERITY
+
 from handlers.definitions import (
     AI_FN,
     CORRELATION,
@@ -285,6 +286,12 @@ class PluginSettings(Settings):
 
     plugins: tuple[str, ...] | None = var("IOPS_PLUGINS", None, doc="plugins that load (default: every installed one)")
     detectors: tuple[str, ...] = var("IOPS_DETECTORS", DEFAULT_DETECTORS, config="detectors")
+    weights: dict[str, float] = var(
+        "IOPS_DETECTOR_WEIGHTS",
+        {},
+        config="detectorWeights",
+        doc="JSON object detector -> weight in the combination (default 1 each; 0 mutes one)",
+    )
     enrichers: tuple[str, ...] | None = var(
         "IOPS_ENRICHERS", None, blank=True, doc="enrichers that run (default: every loaded one; empty: none)"
     )
@@ -368,6 +375,9 @@ class RuntimeSettings(Settings):
     """What Lambda (and the stack, for every function) sets on every function: read, never written here."""
 
     service_name: str | None = var("POWERTOOLS_SERVICE_NAME", None, doc="the stack sets the function's name")
+    log_level: str = var(
+        "POWERTOOLS_LOG_LEVEL", "INFO", doc="the stack sets its logLevel; Powertools' Logger reads it (iops.logs)"
+    )
     function_name: str | None = var("AWS_LAMBDA_FUNCTION_NAME", None)
 
 

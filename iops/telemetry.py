@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from iops_detector_sdk.severity import SEVERITIES
 
-from detectors.severity import SEVERITIES
 from iops.settings import RuntimeSettings
 
 if TYPE_CHECKING:  # the ingest function, which imports this too, has no insights
@@ -45,6 +45,7 @@ METRICS = {
         MetricSpec("DetectorFailures", MetricUnit.Count, "ai", ("detector",)),
         MetricSpec("DetectorTimeouts", MetricUnit.Count, "ai", ("detector",)),
         MetricSpec("LatePoints", MetricUnit.Count, "ai"),
+        MetricSpec("DetectorsMissing", MetricUnit.Count, "ai"),
     )
 }
 
@@ -83,12 +84,14 @@ def ai_batch(
     detector_failures: dict[str, int],
     detector_timeouts: dict[str, int] | None = None,
     late: int = 0,
+    missing: int = 0,
 ) -> None:
     """One AI batch: insights per severity (only severities that occurred), per detector its time,
     failures and series it did not finish by the deadline (zero included, so a healthy detector
-    shows 0, not a gap), and the late points (older than their series' last scored point)."""
+    shows 0, not a gap), the late points (older than their series' last scored point), and how many
+    configured detectors are not installed (every batch, so the alarm on it stays on while they are missing)."""
     timeouts = detector_timeouts or {}
-    emit({"LatePoints": late})
+    emit({"LatePoints": late, "DetectorsMissing": missing})
     counts: dict[str, int] = {}
     for insight in insights:
         counts[insight.severity] = counts.get(insight.severity, 0) + 1

@@ -9,7 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from detectors.contract import Member
+from iops_detector_sdk.contract import Member
+
 from iops.dal import dynamo
 
 PATTERN_ITEM = "~pattern"

@@ -1,4 +1,4 @@
-"""Data access for the detector-state table: one compressed item per series, read and written per batch."""
+"""Data access for the detector-state table: one compact binary item per series, read and written per batch."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import time
 import zlib
 from typing import Any
 
-from detectors.contract import SeriesKey
+from iops_detector_sdk.contract import SeriesKey
+
 from detectors.runtime import SeriesResult, SeriesState
-from iops.dal import dynamo
+from iops.dal import dynamo, state_codec
 from iops.logs import get_logger
 
 log = get_logger(__name__)
@@ -17,14 +18,32 @@ STATE_TTL_DAYS = 30
 
 
 def encode_state(state: SeriesState) -> dict[str, bytes]:
-    """State as a compressed binary attribute: DynamoDB bills writes per KB, and the JSON is several KB."""
-    return {"B": zlib.compress(state.to_json().encode(), 6)}
+    """State as a binary attribute in `state_codec`'s lossless form: DynamoDB bills writes per KB,
+    and that is a fifth smaller than zlib of the JSON (2 write units instead of 3 for a statistical series)."""
+    return {"B": state_codec.encode(state.to_json())}
 
 
 def decode_state(attribute: dict) -> SeriesState:
-    """Reads compressed state, and the plain JSON string earlier versions stored."""
+    """Reads the codec's form, the zlib-compressed JSON of 606a08e, and the plain JSON string before it,
+    so items written by an earlier version stay readable until they are next written."""
     raw = attribute["B"] if "B" in attribute else attribute["S"]
-    return SeriesState.from_json(zlib.decompress(raw).decode() if isinstance(raw, bytes) else raw)
+    if isinstance(raw, str):
+        return SeriesState.from_json(raw)
+    raw = bytes(raw)
+    if raw[:1] == state_codec.MAGIC:
+        return SeriesState.from_json(state_codec.decode(raw))
+    return SeriesState.from_json(zlib.decompress(raw).decode())
+
+
+def stored_bytes(series: SeriesKey, state: SeriesState) -> int:
+    """The item's size as DynamoDB bills it (attribute names + values) when `save_states` writes it."""
+    item = {"seriesKey": str(series), "state": encode_state(state)["B"], "ttl": str(int(time.time()))}
+    return sum(len(name) + len(value if isinstance(value, bytes) else value.encode()) for name, value in item.items())
+
+
+def write_units(item_bytes: int) -> int:
+    """On-demand write request units of one put: one per started KB."""
+    return max(1, -(-item_bytes // 1024))
 
 
 def load_states(

@@ -6,8 +6,9 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from detectors.contract import Member
-from detectors.severity import SEVERITIES
+from iops_detector_sdk.contract import Member
+from iops_detector_sdk.severity import SEVERITIES
+
 from handlers.definitions import ENTITY_INDEX, RECENT_INDEX, SEVERITY_INDEX
 from iops import models
 from iops.dal.metrics import run_query

@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError, ParamValidationError
+from iops_detector_sdk.contract import STREAM_PREFIX
 
-from detectors.contract import STREAM_PREFIX
 from handlers.definitions import METRICS
 from iops.dal.pagination import encode_token
 from iops.errors import BadRequest

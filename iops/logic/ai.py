@@ -17,9 +17,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from iops_detector_sdk import severity as severities
+from iops_detector_sdk.contract import Detector, Enricher, Enrichment, Finding, GroupingRule, Point, SeriesKey
+
 from detectors import plugins
-from detectors import severity as severities
-from detectors.contract import Detector, Enricher, Enrichment, Finding, GroupingRule, Point, SeriesKey
 from detectors.runtime import SeriesResult, confidence, risk_and_severity, score_batch
 from iops import models
 from iops.dal.detector_state import load_states, save_states
@@ -74,6 +75,8 @@ class Processor:
     enrich_max_calls: int = DEFAULT_ENRICH_MAX_CALLS
     prediction_settings: PredictionSettings = field(default_factory=PredictionSettings.from_env)
     pattern_settings: PatternSettings = field(default_factory=PatternSettings.from_env)
+    missing_detectors: tuple[str, ...] = ()
+    """Configured detectors no installed plugin provides: reported every batch, the others run."""
     grouping_rules: dict[str, GroupingRule] = field(default_factory=plugins.all_grouping_rules)
     feedback: RulesCache = field(default_factory=RulesCache)
     """What feedback changed per series (`iops.logic.feedback`), re-read every minute."""
@@ -209,7 +212,8 @@ def process_batch(processor: Processor, records: list[dict], deadline: float, re
     states, failed_series = load_states(processor.ddb, settings.state_table, list(by_series))
     scoring_deadline = time.monotonic() + SCORING_SHARE * max(0.0, deadline - time.monotonic())
     work = {s: (states[s], by_series[s]) for s in by_series if s in states}
-    scored = score_batch(processor.detectors, work, scoring_deadline, replay=replay)
+    weights = processor.settings.plugins.weights
+    scored = score_batch(processor.detectors, work, scoring_deadline, replay=replay, weights=weights)
     outcome.detector_timeouts = scored.timed_out
     outcome.late = scored.late
     results: list[SeriesResult] = scored.results

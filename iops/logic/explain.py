@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from detectors.contract import Enrichment, Finding
+from iops_detector_sdk.contract import Enrichment, Finding
 
 ADVICE: dict[str, list[str]] = {
     "cpu": [

@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from detectors.contract import Point, SeriesKey
+from iops_detector_sdk.contract import Point, SeriesKey
+
 from iops import models
 from iops.dal import feedback as store
 from iops.models.common import iso

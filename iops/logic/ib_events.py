@@ -25,7 +25,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from detectors.contract import STREAM_PREFIX
+from iops_detector_sdk.contract import STREAM_PREFIX
+
 from iops.models.common import HOSTNAME_RE, Metric, parse_timestamp
 
 MINUTE_MS = 60_000

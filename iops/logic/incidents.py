@@ -21,7 +21,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from detectors import severity as severities
+from iops_detector_sdk import severity as severities
+
 from handlers.events import EVENT_DETAIL_TYPE, EVENT_SOURCE, incident_message
 from iops import models
 from iops.dal import incidents as store

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
 
-from detectors.contract import GroupingRule, Member, SeriesKey
+from iops_detector_sdk.contract import GroupingRule, Member, SeriesKey
+
 from detectors.runtime import risk_and_severity
 from iops import models
 from iops.dal import correlation

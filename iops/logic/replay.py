@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from detectors.contract import STREAM_PREFIX
+from iops_detector_sdk.contract import STREAM_PREFIX
+
 from handlers.definitions import METRICS
 from iops.models.common import ENTITY_RE
 

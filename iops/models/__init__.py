@@ -8,8 +8,8 @@ The pydantic modules load on first use: ``from iops import models`` then ``model
 machine) than issue 16's budget for the cold import of the ingest and AI functions allows, so those
 functions pay it on the first metric they validate or the first insight they make, not at init.
 
-Severity names and the alert rule are `detectors.severity` (the lowest layer that needs them);
-the insight model types its ``severity`` with `detectors.severity.Severity`.
+Severity names and the alert rule are `iops_detector_sdk.severity` (the lowest layer that needs them);
+the insight model types its ``severity`` with `iops_detector_sdk.severity.Severity`.
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from iops_detector_sdk.severity import Severity
 from pydantic import BaseModel, ConfigDict, Field
 
-from detectors.severity import Severity
 from iops.models.common import (
     ENTITY_RE,
     INSIGHTS_DEFAULT_LIMIT,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
-from detectors.contract import STREAM_PREFIX
+from iops_detector_sdk.contract import STREAM_PREFIX
 
 METRICS_MAX_LIMIT = 1000
 """``GET /metrics?limit=``: at most this many points per page (the default too)."""

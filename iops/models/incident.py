@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from iops_detector_sdk.severity import Severity
 from pydantic import BaseModel, Field
 
-from detectors.severity import Severity
 from iops.models.insight import Insight
 
 DateTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]

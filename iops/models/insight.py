@@ -17,9 +17,9 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
+from iops_detector_sdk.severity import Severity
 from pydantic import BaseModel, ConfigDict, Field, WrapSerializer, computed_field
 
-from detectors.severity import Severity
 from handlers.definitions import INSIGHTS, RECENT_INDEX
 from iops.models import items
 from iops.models.common import ENTITY_TYPE, INSIGHT_TYPES, InsightType, insight_id, iso

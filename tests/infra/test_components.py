@@ -139,3 +139,27 @@ def test_the_api_refuses_a_function_map_that_does_not_cover_the_routes() -> None
 
     with pytest.raises(Exception, match="route functions"):
         run(program)
+
+
+def test_an_unknown_detector_fails_the_preview_naming_it() -> None:
+    """A typo in ``detectors`` stops `pulumi preview`, not every AI batch after `pulumi up`."""
+    with pytest.raises(Exception, match=r"statisticl is not a built-in detector \(built in: .*statistical"):
+        run_program("dev", {"detectors": ["statisticl", "lstm"]})
+
+
+def test_a_detector_from_extra_packages_is_checked_against_the_built_package(tmp_path, monkeypatch) -> None:
+    """With its dependencies built, the package's plugins are asked what they register."""
+    from components.plugin_check import check_detectors, packaged_detectors
+
+    dist = tmp_path / "my_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[iops_dashboard]\nmine = my_plugin\n")
+    (tmp_path / "my_plugin.py").write_text(
+        "class D:\n    name = 'zscore'\n\n"
+        "def register_detectors(register):\n    register(D())\n"
+    )
+    assert packaged_detectors(tmp_path) == {"zscore": "mine"}
+    check_detectors(["statistical", "zscore"], ["./my-plugin"], tmp_path, with_deps=True)
+    with pytest.raises(Exception, match=r"zscore_pls is neither built in .* \(they register: zscore \(mine\)\)"):
+        check_detectors(["statistical", "zscore_pls"], ["./my-plugin"], tmp_path, with_deps=True)

@@ -139,6 +139,8 @@ def expected_alarms(graph: Graph) -> dict[str, dict]:
             "evaluationPeriods": 5,
             "datapointsToAlarm": 5,
         }
+    ai_fn = next(fn.inputs["name"] for fn in graph.of_type(FN) if fn.inputs["name"] == "iops-dev-ai")
+    out["iops-dev-ai-detectors-missing"] = single("IOpsDashboard", "DetectorsMissing", {"service": ai_fn}, "Maximum", 0)
     for queue in graph.of_type(QUEUE):
         label = queue.inputs["name"].removeprefix("iops-dev-").removesuffix("-dlq")
         out[f"iops-dev-{label}-dlq-depth"] = single(
@@ -274,7 +276,8 @@ def test_logs_retention_json_access_logs_and_tracing(graph: Graph) -> None:
     assert stage.inputs["xrayTracingEnabled"] is True
     assert stage.inputs["accessLogSettings"]["destinationArn"].endswith("/access")
     assert json.loads(stage.inputs["accessLogSettings"]["format"])["requestId"] == "$context.requestId"
-    assert all(fn.inputs["tracingConfig"] == {"mode": "Active"} for fn in graph.of_type(FN))
+    # dev's lambdaTracingMode: traced only when API Gateway sampled (tests/infra/test_cost_defaults.py)
+    assert all(fn.inputs["tracingConfig"] == {"mode": "PassThrough"} for fn in graph.of_type(FN))
 
 
 # --- dashboards -----------------------------------------------------------------------------

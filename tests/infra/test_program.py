@@ -39,7 +39,7 @@ def test_functions_have_the_seed_numbers(graph) -> None:
     assert (ai.inputs["memorySize"], ai.inputs["timeout"], ai.inputs["reservedConcurrentExecutions"]) == (1024, 60, 50)
     for fn in graph.of_type(FN):
         assert fn.inputs["runtime"] == "python3.12"
-        assert fn.inputs["tracingConfig"] == {"mode": "Active"}
+        assert fn.inputs["tracingConfig"] == {"mode": "PassThrough"}  # dev's lambdaTracingMode
 
 
 def test_every_function_has_a_log_group_with_retention(graph) -> None:

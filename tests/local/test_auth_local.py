@@ -82,6 +82,19 @@ def insight_id(server: IopsLocal, cli_token: str) -> str:
 
 
 @pytest.fixture(scope="module")
+def incident_id(server: IopsLocal, cli_token: str, insight_id: str) -> str:
+    """The incident the seeded spike's insight opened (insights join incidents as they are stored)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status, page = http("GET", f"{server.url}/incidents", token=cli_token)
+        found = [i for i in page.get("incidents", []) if insight_id in i["insight_ids"]] if status == 200 else []
+        if found:
+            return found[0]["incident_id"]
+        time.sleep(0.5)
+    raise AssertionError("the seeded spike's insight is in no incident")
+
+
+@pytest.fixture(scope="module")
 def sign_in(server: IopsLocal) -> runfile.SignIn:
     found = runfile.local_sign_in(server.url)
     assert found is not None
@@ -122,8 +135,8 @@ def refused(sign_in: runfile.SignIn, other_pool_token: str) -> dict[str, str | N
     }
 
 
-def concrete(path: str, insight_id: str) -> str:
-    return path.replace("{id}", insight_id)
+def concrete(path: str, insight_id: str, incident_id: str) -> str:
+    return path.replace("{id}", incident_id if path.startswith("/incidents/") else insight_id)
 
 
 def get(url: str, token: str | None) -> requests.Response:
@@ -132,9 +145,15 @@ def get(url: str, token: str | None) -> requests.Response:
 
 @pytest.mark.parametrize("path", SIGNED_IN_GETS)
 def test_every_get_but_openapi_needs_a_valid_token(
-    server: IopsLocal, sign_in: runfile.SignIn, other_pool_token: str, cli_token: str, insight_id: str, path: str
+    server: IopsLocal,
+    sign_in: runfile.SignIn,
+    other_pool_token: str,
+    cli_token: str,
+    insight_id: str,
+    incident_id: str,
+    path: str,
 ) -> None:
-    target = f"{server.url}{concrete(path, insight_id)}"
+    target = f"{server.url}{concrete(path, insight_id, incident_id)}"
     for kind, token in refused(sign_in, other_pool_token).items():
         resp = get(target, token)
         assert resp.status_code == 401, (kind, resp.status_code, resp.text[:200])

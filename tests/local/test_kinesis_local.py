@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from iops_detector_sdk.contract import STREAM_PREFIX
 
 from cli.token_cmd import local_token
-from detectors.contract import STREAM_PREFIX
 from local.emulator import free_port
 from tests.local.iops_process import wait_for
 

@@ -573,8 +573,22 @@ def refused_tokens() -> dict[str, str | None]:
 
 
 def test_the_route_table_says_which_routes_need_a_user() -> None:
-    assert {(r.method, r.path) for r in ROUTES if not r.signed_in} == {("POST", "/metrics"), ("GET", "/openapi.json")}
-    assert {r.method for r in SIGNED_IN} == {"GET"} and len(SIGNED_IN) == 4
+    writers = {("POST", "/metrics"), ("POST", "/v1/metrics"), ("POST", "/api/v1/write"), ("POST", "/firehose/cloudwatch")}
+    assert {(r.method, r.path) for r in ROUTES if not r.signed_in} == writers | {("GET", "/openapi.json")}
+    assert {(r.method, r.path) for r in SIGNED_IN} == {
+        ("GET", "/metrics"),
+        ("GET", "/insights"),
+        ("GET", "/insights/recent"),
+        ("GET", "/insights/{id}"),
+        ("POST", "/insights/{id}/feedback"),
+        ("GET", "/incidents"),
+        ("GET", "/incidents/{id}"),
+        ("POST", "/incidents/{id}/ack"),
+        ("POST", "/incidents/{id}/resolve"),
+        ("POST", "/silences"),
+        ("GET", "/silences"),
+        ("DELETE", "/silences/{id}"),
+    }
 
 
 @pytest.mark.parametrize("route", SIGNED_IN, ids=[r.path for r in SIGNED_IN])
@@ -584,14 +598,26 @@ def test_signed_in_routes_refuse_a_missing_or_invalid_token(
 ) -> None:
     token = refused_tokens()[kind]
     before = len(fakes.events)
-    resp = requests.get(
-        url(inproc, concrete(route.path)), headers={"Authorization": token} if token else {}, timeout=10
-    )  # type: ignore[attr-defined]
+    target = url(inproc, concrete(route.path))  # type: ignore[attr-defined]
+    body = b"{}" if route.method != "GET" else None  # type: ignore[attr-defined]
+    resp = requests.request(
+        route.method,  # type: ignore[attr-defined]
+        target,
+        data=body,
+        headers={"Authorization": token} if token else {},
+        timeout=10,
+    )
     assert resp.status_code == 401 and resp.json() == {"message": "Unauthorized"}
     assert resp.headers["Content-Type"] == "application/json" and resp.headers["Access-Control-Allow-Origin"] == "*"
     assert len(fakes.events) == before, "the handler ran for a request API Gateway would refuse"
-    ok = requests.get(url(inproc, concrete(route.path)), headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)  # type: ignore[attr-defined]
-    assert ok.status_code in (200, 404) and len(fakes.events) == before + 1
+    ok = requests.request(
+        route.method,  # type: ignore[attr-defined]
+        target,
+        data=body,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=10,
+    )
+    assert ok.status_code in (200, 201, 204, 400, 404) and len(fakes.events) == before + 1
 
 
 def test_public_routes_and_preflight_need_no_token(inproc: LocalApi) -> None:

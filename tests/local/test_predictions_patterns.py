@@ -13,7 +13,8 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 
-from detectors.contract import Point, SeriesKey, State
+from iops_detector_sdk.contract import Point, SeriesKey, State
+
 from iops.dal import incidents as incident_store
 from iops.dal import insights as insight_store
 from iops.logic.ai import Processor, process_batch
@@ -32,6 +33,7 @@ class Above90:
 
     name = "above90"
     remote = False
+    calibrated = True  # scores as they are: the runtime does not calibrate them
 
     def new_state(self, series: SeriesKey) -> State:
         return {}

@@ -9,9 +9,9 @@ import time
 import boto3
 import pytest
 from botocore.stub import Stubber
+from iops_detector_sdk.contract import Finding, Point, SeriesKey
 
 from detectors import bedrock
-from detectors.contract import Finding, Point, SeriesKey
 from iops.logic.ai import Processor, enrich
 
 MODEL = bedrock.DEFAULT_MODEL_ID

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import random
 
+from iops_detector_sdk.contract import Point, SeriesKey
+from iops_detector_sdk.testing import assert_detector_contract
+
 from detectors import plugins
 from detectors.contextual import YOUNG_S, ContextualDetector
-from detectors.contract import Point, SeriesKey
-from detectors.testing import assert_detector_contract
 
 KEY = SeriesKey("host-1", "cpuUsage")
 STEP = 300.0

@@ -109,8 +109,9 @@ def test_bedrock_calls_priced_per_token_for_the_model_the_stack_calls() -> None:
 
 def test_custom_metrics_count_follows_the_emf_spec() -> None:
     shape = replace(cost.StackShape(), api_detailed_metrics=False)
-    assert shape.custom_metrics == 3 + 4 + 3 + 1  # ingest trio, 4 severities, latency+failures+timeouts of 1 detector, late points
-    assert replace(shape, detectors=("statistical", "lstm")).custom_metrics == 3 + 4 + 6 + 1
+    # ingest trio, 4 severities, latency+failures+timeouts of 1 detector, late points, detectors missing
+    assert shape.custom_metrics == 3 + 4 + 3 + 1 + 1
+    assert replace(shape, detectors=("statistical", "lstm")).custom_metrics == 3 + 4 + 6 + 1 + 1
 
 
 def test_stack_config_overlays_the_stack_file(tmp_path) -> None:
@@ -123,9 +124,9 @@ def test_stack_config_overlays_the_stack_file(tmp_path) -> None:
     assert cost.StackShape.from_config(config).ai_memory_mb == 2048
 
 
-def test_measured_state_is_the_compressed_item_the_ai_tier_stores() -> None:
-    stored = cost.measure_state_bytes(("statistical",), 60)
-    assert 1024 < stored < 4096  # compressed JSON of a few KB, plus key and ttl
+def test_measured_state_is_the_encoded_item_the_ai_tier_stores() -> None:
+    stored = cost.measure_state_bytes(("statistical",), 60, 2)
+    assert 1024 < stored <= 2048  # a week's profiles encoded, plus key and ttl: 2 write units
 
 
 def test_estimate_refuses_to_guess_the_state_size() -> None:

@@ -142,7 +142,7 @@ def test_a_failing_detector_is_counted(
 
     ai.reset()
     monkeypatch.setattr(
-        ai.plugins, "enabled_detectors", lambda: {"statistical": StatisticalDetector(), "broken": Broken()}
+        ai.plugins, "usable_detectors", lambda: ({"statistical": StatisticalDetector(), "broken": Broken()}, [])
     )
     batch = spiky_batches(n=50, batch=50)[0]
     ai.handler({"Records": batch}, LocalContext(function_name=SERVICE, timeout_s=60))
@@ -150,6 +150,34 @@ def test_a_failing_detector_is_counted(
     assert set(docs) == {"statistical", "broken"}
     assert docs["broken"]["DetectorFailures"] == 1 and docs["statistical"]["DetectorFailures"] == 0
     ai.reset()
+
+
+def test_an_unknown_configured_detector_is_reported_and_the_others_still_run(
+    ddb, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A typo in ``detectors`` (the deployed function reads the same setting): statistical's insights
+    still come, the log names the missing one once, and every batch counts it (the alarm's metric)."""
+    from detectors import plugins
+    from handlers import ai
+
+    monkeypatch.setenv("IOPS_DETECTORS", "statistical,zscore_pls")
+    plugins.reset()
+    ai.reset()
+    batches = spiky_batches()
+    for batch in batches:
+        response = ai.handler({"Records": batch}, LocalContext(function_name=SERVICE, timeout_s=60))
+        assert response == {"batchItemFailures": []}
+    out = capsys.readouterr().out
+    docs = emf_documents(out)
+    assert [d["DetectorsMissing"] for d in docs if "DetectorsMissing" in d] == [1] * len(batches)
+    assert {d["detector"] for d in docs if "detector" in d} == {"statistical"}
+    logged = [r for r in caplog.records if "configured detectors are not installed" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].missing == ["zscore_pls"] and logged[0].running == ["statistical"]
+    found = all_insights(ddb)
+    assert any(i["observed"] == 95.0 for i in found), "the spike is still found by statistical"
+    assert all(set(i["scores"]) == {"statistical"} for i in found), found
+    ai.reset()
+    plugins.reset()
 
 
 def test_emit_refuses_a_dimension_set_the_dashboards_do_not_know(capsys: pytest.CaptureFixture[str]) -> None:

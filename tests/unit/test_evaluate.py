@@ -9,16 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from iops_detector_sdk.contract import Point, SeriesKey, State
 
 from cli.main import main
 from detectors import evaluate, nab
-from detectors.contract import Point, SeriesKey, State
 
 
 class Recorder:
     """Scores a fixed value and records how it was called (batch sizes, state it got back)."""
 
     remote = False
+    calibrated = True  # scores as they are: the runtime does not calibrate them
 
     def __init__(self, name: str, value: float) -> None:
         self.name, self.value = name, value
@@ -187,7 +188,8 @@ def test_names_single_max_weighted_fitted() -> None:
     fitted = evaluate.parse_name("w:a+b")
     assert fitted.mode == "fitted" and fitted.members == ["a", "b"]
     scores = {"a": np.array([0.2, 1.0]), "b": np.array([0.6, 0.0])}
-    assert evaluate.spec_scores(fixed, scores).tolist() == pytest.approx([0.32, 0.7])
+    # the runtime's weighted maximum (detectorWeights): max(0.7 * 0.2, 0.3 * 0.6), max(0.7 * 1, 0.3 * 0)
+    assert evaluate.spec_scores(fixed, scores).tolist() == pytest.approx([0.18, 0.7])
     assert evaluate.spec_scores(evaluate.parse_name("a+b"), scores).tolist() == [0.6, 1.0]
 
 

@@ -9,10 +9,10 @@ import warnings
 
 import numpy as np
 import pytest
+from iops_detector_sdk.contract import Point
 from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
 from detectors import forecast as F
-from detectors.contract import Point
 from local.traffic import Fleet
 
 T0 = 1_700_000_100.0

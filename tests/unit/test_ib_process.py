@@ -8,8 +8,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from iops_detector_sdk.contract import STREAM_PREFIX
 
-from detectors.contract import STREAM_PREFIX
 from handlers.definitions import IB_WINDOWS, METRICS
 from iops.logic.ib_events import MINUTE_MS
 from local.lambda_runtime import LocalContext

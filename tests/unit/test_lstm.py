@@ -6,12 +6,12 @@ import json
 
 import numpy as np
 import pytest
+from iops_detector_sdk.contract import Point, SeriesKey
+from iops_detector_sdk.testing import assert_detector_contract
 
 from detectors import plugins
-from detectors.contract import Point, SeriesKey
 from detectors.lstm import DEFAULT_MODEL, LstmDetector
 from detectors.lstm_model import NOISE_FLOOR, LstmModel, likelihood_scores, new_series_state
-from detectors.testing import assert_detector_contract
 
 SERIES = SeriesKey("host-01", "cpuUsage")
 

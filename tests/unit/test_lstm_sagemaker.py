@@ -12,12 +12,12 @@ import pytest
 from botocore.config import Config
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
+from iops_detector_sdk.contract import Point, SeriesKey
+from iops_detector_sdk.testing import assert_detector_contract
 
-from detectors.contract import Point, SeriesKey
 from detectors.lstm import DEFAULT_MODEL, LstmDetector
 from detectors.lstm_model import likelihood_scores, new_series_state
 from detectors.sagemaker import ENDPOINT_ENV, SageMakerDetector
-from detectors.testing import assert_detector_contract
 from training import inference
 
 SERIES = SeriesKey("host-02", "diskIO")

@@ -10,9 +10,9 @@ import time
 from decimal import Decimal
 
 import pytest
+from iops_detector_sdk.severity import SEVERITIES, Severity
 from pydantic import ValidationError
 
-from detectors.severity import SEVERITIES, Severity
 from handlers.definitions import INSIGHTS, ROUTES
 from iops.models.api import Error, IngestResult, MetricsQuery
 from iops.models.common import (

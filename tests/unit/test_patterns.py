@@ -7,10 +7,10 @@ import types
 from importlib import metadata
 
 import pytest
+from iops_detector_sdk.contract import GroupingRule, Member
+from iops_detector_sdk.hookspecs import hookimpl
 
 from detectors import plugins
-from detectors.contract import GroupingRule, Member
-from detectors.hookspecs import hookimpl
 from detectors.patterns import IbFabric, SameHost, SameMetric, ib_group, relative_change
 from iops.logic.patterns import build_pattern, clusters, pattern_id
 

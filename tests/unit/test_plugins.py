@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pluggy
 import pytest
+from iops_detector_sdk.hookspecs import hookimpl
 
 from detectors import plugins
-from detectors.hookspecs import hookimpl
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,7 +90,7 @@ def test_two_plugins_registering_one_name_is_an_error(monkeypatch) -> None:
 
 
 def test_builtin_local_detectors_meet_the_contract() -> None:
-    from detectors.testing import assert_detector_contract
+    from iops_detector_sdk.testing import assert_detector_contract
 
     for name, det in plugins.all_detectors().items():
         if not det.remote:

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from iops_detector_sdk.contract import Point, SeriesKey, State
 
 from cli.main import main
 from detectors import recurrence
-from detectors.contract import Point, SeriesKey, State
 from detectors.evaluate import StackConfig
 
 STACK = StackConfig(["oracle"], 0.5)
@@ -21,6 +21,7 @@ class Fixed:
     """Scores 1 at the given times of each series (inside [start, end]), 0 elsewhere."""
 
     remote = False
+    calibrated = True  # scores as they are: the runtime does not calibrate them
 
     def __init__(self, name: str, spans: dict[str, list[tuple[float, float]]]) -> None:
         self.name, self.spans = name, spans

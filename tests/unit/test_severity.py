@@ -1,12 +1,10 @@
-"""detectors.severity: one set of names, one mapping from risk, one alert rule that the bus pattern agrees with."""
+"""iops_detector_sdk.severity: one set of names, one mapping from risk, one alert rule that the bus pattern agrees with."""
 
 from __future__ import annotations
 
 import pytest
-
-from detectors import contract
-from detectors.runtime import risk_and_severity
-from detectors.severity import (
+from iops_detector_sdk import contract
+from iops_detector_sdk.severity import (
     ALERT_MIN_RISK_SCORE,
     ALERT_SEVERITIES,
     SEVERITIES,
@@ -15,6 +13,8 @@ from detectors.severity import (
     severity_of,
     severity_rank,
 )
+
+from detectors.runtime import risk_and_severity
 from handlers.events import ALERT_PATTERN
 
 

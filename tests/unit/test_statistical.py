@@ -8,9 +8,9 @@ import random
 from pathlib import Path
 
 import pytest
+from iops_detector_sdk.contract import Point, SeriesKey
 
 from detectors import plugins
-from detectors.contract import Point, SeriesKey
 from detectors.statistical import DEFAULT_THRESHOLD, StatisticalDetector
 
 KEY = SeriesKey("host-1", "cpuUsage")

@@ -15,7 +15,7 @@ TRACED = r"""
 import io, json, time
 from moto import mock_aws
 from detectors.bedrock import BedrockEnricher
-from detectors.contract import Finding, Point, SeriesKey
+from iops_detector_sdk.contract import Finding, Point, SeriesKey
 from detectors.runtime import SeriesState, score_batch
 from detectors.sagemaker import SageMakerDetector
 from detectors.statistical import StatisticalDetector

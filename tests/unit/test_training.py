@@ -14,10 +14,10 @@ import boto3
 import numpy as np
 import pytest
 from botocore.stub import Stubber
+from iops_detector_sdk.contract import Point, SeriesKey
 from moto import mock_aws
 
 from cli.main import main as iops
-from detectors.contract import Point, SeriesKey
 from detectors.lstm import LstmDetector
 from training import inference
 from training.data import ANOMALY_KINDS, GeneratorConfig, export_metrics_table, generate, generate_series

@@ -1,7 +1,6 @@
 from iops_detector_example import JumpDetector
-
-from detectors.contract import Point, SeriesKey
-from detectors.testing import assert_detector_contract
+from iops_detector_sdk.contract import Point, SeriesKey
+from iops_detector_sdk.testing import assert_detector_contract
 
 
 def test_meets_the_detector_contract() -> None:

@@ -8,16 +8,18 @@ fast: a complete example of the detector contract.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from detectors.contract import Point, SeriesKey, State
-from detectors.hookspecs import hookimpl
+from iops_detector_sdk.contract import Point, SeriesKey, State
+from iops_detector_sdk.hookspecs import hookimpl
 
 ALPHA = 0.02
 WARMUP = 30
 
 
 class JumpDetector:
+    """Scores the size of each step against the typical step size (a fading mean of |change|)."""
+
     name = "jump"
     remote = False
 
@@ -41,5 +43,5 @@ class JumpDetector:
 
 
 @hookimpl
-def register_detectors(register):
+def register_detectors(register: Callable[..., None]) -> None:
     register(JumpDetector())

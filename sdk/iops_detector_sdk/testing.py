@@ -1,4 +1,5 @@
-"""A contract test kit any detector plugin can run: ``assert_detector_contract(MyDetector())``.
+"""A contract test kit any detector plugin can run: ``assert_detector_contract(MyDetector())``, or
+``assert_plugin_contract("myplugin")`` for what an installed plugin's entry point registers.
 
 It checks what the runtime relies on: scores in [0, 1] and one per point; causality (a
 point's score never changes when later points change); determinism; that state survives the
@@ -13,8 +14,13 @@ import math
 import random
 import time
 from collections.abc import Sequence
+from importlib import metadata
+from typing import Any
 
-from detectors.contract import Detector, Point, SeriesKey
+import pluggy
+
+from iops_detector_sdk import hookspecs
+from iops_detector_sdk.contract import Detector, Enricher, GroupingRule, Point, SeriesKey
 
 SERIES = SeriesKey("contract-host", "cpuUsage")
 
@@ -73,7 +79,10 @@ def assert_detector_contract(
     assert _close(base, run_batched(detector, points, 100, round_trip=False), tol), (
         "JSON round trip of state changes scores"
     )
-    assert _close(base, run_batched(detector, points, 37, round_trip=True), tol), "scores depend on batch size"
+    assert _close(base, run_batched(detector, points, 37, round_trip=True), tol), (
+        "scores depend on batch size: scores of a point changed when later points were in the same batch: "
+        "the detector looks ahead (a score may use only its point, earlier points and the state)"
+    )
 
     cut = len(points) // 2
     altered = points[:cut] + [Point(p.timestamp, p.value * 3 + 50) for p in points[cut:]]
@@ -88,3 +97,43 @@ def assert_detector_contract(
     if not detector.remote:
         assert speed >= min_points_per_s, f"{speed:.0f} points/s is slower than {min_points_per_s:.0f}"
     return {"points_per_s": speed, "max_score": max(base)}
+
+
+def registered(plugin: str) -> dict[str, list[Any]]:
+    """What the installed plugin ``plugin`` (an ``iops_dashboard`` entry point) registers, per hook.
+
+    Loads it the way the dashboard does (a fresh pluggy manager with the SDK's hookspecs), so a
+    misspelt hookimpl or an entry point naming the wrong module fails here rather than in Lambda.
+    """
+    found = [ep for ep in metadata.entry_points(group=hookspecs.PROJECT) if ep.name == plugin]
+    assert found, f"no {hookspecs.PROJECT!r} entry point named {plugin!r}: is the distribution installed?"
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    pm.register(found[0].load(), name=plugin)
+    pm.check_pending()
+    out: dict[str, list[Any]] = {}
+    for hook in ("register_detectors", "register_enrichers", "register_grouping_rules"):
+        items: list[Any] = []
+        impl = getattr(pm.get_plugin(plugin), hook, None)
+        if impl is not None:
+            impl(register=items.append)
+        out[hook] = items
+    return out
+
+
+def assert_plugin_contract(plugin: str, **kit: float) -> dict[str, dict[str, float]]:
+    """Run `assert_detector_contract` on every detector the installed ``plugin`` registers.
+
+    Also checks its enrichers and grouping rules have the contract's shape. ``kit`` goes to
+    `assert_detector_contract` (``min_points_per_s``, ``tol``); returns its figures per detector.
+    """
+    hooks = registered(plugin)
+    assert any(hooks.values()), f"plugin {plugin!r} registers no detector, enricher or grouping rule"
+    for kind, protocol in (("register_enrichers", Enricher), ("register_grouping_rules", GroupingRule)):
+        for item in hooks[kind]:
+            assert isinstance(item, protocol), f"{kind}: {item!r} is not a {protocol.__name__}"
+    figures = {}
+    for detector in hooks["register_detectors"]:
+        assert isinstance(detector, Detector), f"register_detectors: {detector!r} is not a Detector"
+        figures[detector.name] = assert_detector_contract(detector, **kit)
+    return figures

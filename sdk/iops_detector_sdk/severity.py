@@ -4,8 +4,9 @@ The one definition for every layer: the detector runtime turns a risk score into
 (`severity_of`), enrichers are ordered by it (`severity_rank`), the AI tier decides what to
 publish (`alerts`), the alert rule's event pattern matches ``risk_score >= ALERT_MIN_RISK_SCORE``
 (the same set as `ALERT_SEVERITIES`, since severity is derived from the risk score), and the
-insights API, the EMF metrics and the dashboards list `SEVERITIES`. It lives beside the
-detector contract because detectors are the lowest layer that needs it; it imports only `typing`.
+insights API, the EMF metrics and the dashboards list `SEVERITIES`. It lives in the SDK beside the
+detector contract because detectors (enrichers' ``min_severity``) are the lowest layer that needs it;
+it imports only `typing`.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ remote detector (SageMaker, Bedrock), marked with ``remote = True``.
 
 State must survive a JSON round trip (dicts, lists, str, float, int, bool, None):
 the runtime persists it per series in DynamoDB between Lambda invocations and
-`detectors.testing` checks that scoring after a round trip equals scoring without one.
+`iops_detector_sdk.testing` checks that scoring after a round trip equals scoring without one.
 
 An *enricher* turns a finding (a point the runtime decided is anomalous) into words
 for people: an explanation, concrete recommendations, optionally a revised risk score
@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from detectors.severity import SEVERITIES as SEVERITIES  # defined there; a plugin may import them from here
-from detectors.severity import severity_rank as severity_rank
+from iops_detector_sdk.severity import SEVERITIES as SEVERITIES  # defined there; a plugin may import them from here
+from iops_detector_sdk.severity import severity_rank as severity_rank
 
 STREAM_PREFIX = "ib/"
 """An InfiniBand stream's entity is ``ib/<stream>`` (its minute items' key): no hostname can contain
@@ -63,7 +63,13 @@ class Point:
 
 @runtime_checkable
 class Detector(Protocol):
-    """Scores new points of a series in [0, 1], causally, from per-series state."""
+    """Scores new points of a series in [0, 1], causally, from per-series state.
+
+    Optional: ``calibrated = True`` says the scores already mean what the stack's threshold
+    means (checked with ``iops evaluate --threshold``); without it the runtime calibrates them
+    per series by their rarity before combining (docs/plugins.md, "Calibration"). Not a
+    protocol member, so detectors written before it stay valid.
+    """
 
     name: str
     """Unique, lowercase; used in config (``IOPS_DETECTORS``) and in ``model_used``."""
