@@ -16,9 +16,10 @@ ENV = {"INCIDENT_QUIET_MINUTES": "0.25", "INCIDENT_REPEAT_HOURS": "0.0015", "IOP
 
 
 def spike_on(host: str, start: float, spikes: int = 3) -> list[dict]:
-    """Two flat hours, then ``spikes`` CRITICAL points a minute apart: one incident."""
+    """Two flat hours, then ``spikes`` CRITICAL points 5 s apart: one incident, however the stream
+    batches them (closer than the 15 s quiet time, so a later batch's spike joins the first's)."""
     flat = [{"hostname": host, "timestamp": start + 60 * i, "cpuUsage": 30.0} for i in range(120)]
-    return flat + [{"hostname": host, "timestamp": start + 60 * (120 + i), "cpuUsage": 97.0} for i in range(spikes)]
+    return flat + [{"hostname": host, "timestamp": start + 7200 + 5 * i, "cpuUsage": 97.0} for i in range(spikes)]
 
 
 def notifications(receiver: Receiver, incident_id: str) -> list[str]:
