@@ -12,14 +12,13 @@ from handlers.definitions import table_access
 VERSION = "2012-10-17"
 
 
-def assume_role_policy(service: str) -> str:
-    """The trust policy of a role that ``service`` (e.g. ``lambda.amazonaws.com``) assumes."""
-    return json.dumps(
-        {
-            "Version": VERSION,
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-        }
-    )
+def assume_role_policy(service: str, condition: dict | None = None) -> str:
+    """The trust policy of a role that ``service`` (e.g. ``lambda.amazonaws.com``) assumes, only under
+    ``condition`` when given (this account, an external id: no confused deputy)."""
+    statement: dict = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if condition:
+        statement["Condition"] = condition
+    return json.dumps({"Version": VERSION, "Statement": [statement]})
 
 
 def allow(actions: Sequence[str], resource: pulumi.Input[str] | pulumi.Input[list[str]]) -> pulumi.Output[dict]:

@@ -23,6 +23,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.code import private_bucket
+from components.iam import assume_role_policy
 from handlers.definitions import ROUTES
 
 FIREHOSE_PATH = next(r.path for r in ROUTES if r.firehose_key)
@@ -44,13 +45,6 @@ KEY_LENGTH = 48
 
 def _policy(*statements: dict) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def trust_policy(service: str, condition: dict) -> str:
-    """``service`` may assume the role only under ``condition`` (this account: no confused deputy)."""
-    return _policy(
-        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole", "Condition": condition}
-    )
 
 
 @dataclass
@@ -159,7 +153,7 @@ class MetricStream(pulumi.ComponentResource):
         self.firehose_role = aws.iam.Role(
             f"{name}-firehose-role",
             assume_role_policy=account.apply(
-                lambda a: trust_policy(FIREHOSE_PRINCIPAL, {"StringEquals": {"sts:ExternalId": a}})
+                lambda a: assume_role_policy(FIREHOSE_PRINCIPAL, {"StringEquals": {"sts:ExternalId": a}})
             ),
             opts=child,
         )
@@ -215,7 +209,7 @@ class MetricStream(pulumi.ComponentResource):
         self.stream_role = aws.iam.Role(
             f"{name}-stream-role",
             assume_role_policy=account.apply(
-                lambda a: trust_policy(STREAM_PRINCIPAL, {"StringEquals": {"aws:SourceAccount": a}})
+                lambda a: assume_role_policy(STREAM_PRINCIPAL, {"StringEquals": {"aws:SourceAccount": a}})
             ),
             opts=child,
         )

@@ -249,3 +249,14 @@ def update_each(
             failed = [i for i, ok in enumerate(stored) if not ok]
         segment.put_annotation("unstored", len(failed))
     return failed
+
+
+def query_all(ddb: Any, **kwargs: Any) -> list[dict]:
+    """Every item of a Query, page after page (internal work lists: no page token goes to a caller)."""
+    items: list[dict] = []
+    while True:
+        resp = ddb.query(**kwargs)
+        items.extend(resp.get("Items", []))
+        if not resp.get("LastEvaluatedKey"):
+            return items
+        kwargs = {**kwargs, "ExclusiveStartKey": resp["LastEvaluatedKey"]}

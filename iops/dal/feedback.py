@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.definitions import SERIES_FEEDBACK_INDEX
-from iops.dal.metrics import run_query
+from iops.dal import dynamo
 from iops.models.items import from_item, to_item
 
 SERIES_KIND = "series"
@@ -48,10 +48,4 @@ def load_rules(ddb: Any, table: str) -> list[dict[str, Any]]:
         "KeyConditionExpression": "kind = :k",
         "ExpressionAttributeValues": {":k": {"S": SERIES_KIND}},
     }
-    out: list[dict[str, Any]] = []
-    while True:
-        resp = run_query(ddb.query, **kwargs)
-        out.extend(from_item(i) for i in resp.get("Items", []))
-        if not resp.get("LastEvaluatedKey"):
-            return out
-        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+    return [from_item(i) for i in dynamo.query_all(ddb, **kwargs)]

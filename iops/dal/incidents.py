@@ -150,12 +150,7 @@ def open_incidents(ddb: Any, table: str, statuses: tuple[str, ...], since_ms: in
             "ExpressionAttributeNames": {"#s": "status"},
             "ExpressionAttributeValues": {":s": {"S": status}, ":since": {"N": str(since_ms)}},
         }
-        while True:
-            resp = run_query(ddb.query, **kwargs)
-            out.extend(from_item(i) for i in resp.get("Items", []))
-            if not resp.get("LastEvaluatedKey"):
-                break
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        out.extend(from_item(i) for i in dynamo.query_all(ddb, **kwargs))
     return out
 
 
@@ -195,13 +190,7 @@ def active_silences(ddb: Any, table: str, now_ms: int) -> list[dict[str, Any]]:
         "KeyConditionExpression": "kind = :k AND ends_at > :now",
         "ExpressionAttributeValues": {":k": {"S": SILENCE_KIND}, ":now": {"N": str(now_ms)}},
     }
-    out: list[dict[str, Any]] = []
-    while True:
-        resp = run_query(ddb.query, **kwargs)
-        out.extend(from_item(i) for i in resp.get("Items", []))
-        if not resp.get("LastEvaluatedKey"):
-            return out
-        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+    return [from_item(i) for i in dynamo.query_all(ddb, **kwargs)]
 
 
 def mark(ddb: Any, table: str, incident_id: str, sets: dict[str, Any]) -> None:
