@@ -250,3 +250,9 @@ class BuildSettings(Settings):
     with_deps: bool = var(
         "IOPS_ARTIFACT_DEPS", True, doc="0: package the sources only, no dependencies (the infra tests under mocks)"
     )
+    lambda_python: str = var(
+        "IOPS_LAMBDA_PYTHON",
+        "",
+        doc="An interpreter of the Lambda runtime's Python (3.12) to compile the packages' bytecode with "
+        "(default: python3.12 on PATH; none: sources only)",
+    )
