@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{repo.name} @ {subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=repo, capture_output=True, text=True).stdout.strip()}, median of {args.runs} fresh interpreters:"
     )
     for module in API_MODULES:
-        print(f"  {module:22} {timed(f'import {module}', package, args.runs, env, args.python) * 1000:6.0f} ms  (API package)")
+        print(
+            f"  {module:22} {timed(f'import {module}', package, args.runs, env, args.python) * 1000:6.0f} ms  (API package)"
+        )
     ai = timed("import handlers.ai as a; a.get_processor()", repo, args.runs, env)
     print(f"  {'handlers.ai + plugins':22} {ai * 1000:6.0f} ms  (repository, this environment's packages)")
     return 0

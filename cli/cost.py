@@ -252,6 +252,9 @@ class StackShape:
     batch_size: int = _configured("streamBatchSize", int)
     batching_window_s: float = _configured("streamBatchingWindowS", float)
     metrics_ttl_days: int = _configured("metricsTtlDays", int)
+    checkpoint_points: int = _configured("stateCheckpointPoints", int)
+    checkpoint_seconds: float = _configured("stateCheckpointSeconds", float)
+    """A series' state is written every this many points or seconds; in between, batches replay (iops.logic.checkpoint)."""
     insights_ttl_days: int = _configured("insightsTtlDays", int)
     log_retention_days: int = _configured("logRetentionDays", int)
     detectors: tuple[str, ...] = _configured("detectors", _names, default=("statistical",))
@@ -497,8 +500,16 @@ class Workload:
     ai_invocations: float
     sweeper_runs: float
     series_points_per_batch: float
+    state_reads: float
+    """Detector-state reads: once per series per batch it appears in."""
     state_writes: float
-    """Detector-state writes (and as many reads): once per series per batch it appears in."""
+    """Detector-state writes: at a checkpoint (`StackShape.checkpoint_points`), at most once per batch."""
+    replayed_points: float
+    """Points scored again from the Metrics table to rebuild a state between checkpoints."""
+    replay_queries: float
+    """Consistent Queries of the Metrics table for them: one per host per batch between checkpoints."""
+    replay_query_rru: int
+    """Read units of one such Query (half a checkpoint's items, 4 KB per unit)."""
 
     def quantities(self) -> dict[str, float]:
         return {
@@ -512,7 +523,10 @@ class Workload:
             "stream_shards": self.stream_shards,
             "ai_invocations": self.ai_invocations,
             "sweeper_runs": self.sweeper_runs,
+            "state_reads": self.state_reads,
             "state_writes": self.state_writes,
+            "replayed_points": self.replayed_points,
+            "replay_queries": self.replay_queries,
         }
 
 
@@ -537,7 +551,13 @@ def workload(fleet: Fleet, stack: StackShape, assumptions: Assumptions) -> Workl
     # A series' state is read and written once per batch it appears in: once per point unless a
     # batch spans several of its intervals (the window is long and the batch size does not cut it).
     batch_span_s = min(window, stack.batch_size / (samples / MONTH_S / shards))
-    points_per_state_write = max(1.0, batch_span_s / fleet.interval_s)
+    points_per_batch = max(1.0, batch_span_s / fleet.interval_s)
+    # ... and written only at a checkpoint: every `checkpoint_points` points or `checkpoint_seconds`
+    checkpoint = max(1.0, min(stack.checkpoint_points, stack.checkpoint_seconds / fleet.interval_s))
+    points_per_state_write = max(points_per_batch, math.ceil(checkpoint / points_per_batch) * points_per_batch)
+    # Between checkpoints a batch first replays the series' points since (on average half a checkpoint's
+    # worth), read back with one consistent Query per host and batch.
+    replayed = (points_per_state_write - points_per_batch) / 2
     return Workload(
         host_samples=host_samples,
         ib=ib,
@@ -553,7 +573,11 @@ def workload(fleet: Fleet, stack: StackShape, assumptions: Assumptions) -> Workl
         ai_invocations=ai_invocations,
         sweeper_runs=MONTH_S / stack.sweeper_interval_s,
         series_points_per_batch=series_points / ai_invocations,
+        state_reads=series_points / points_per_batch,
         state_writes=series_points / points_per_state_write,
+        replayed_points=series_points / points_per_batch * replayed,
+        replay_queries=host_samples / points_per_batch if replayed else 0.0,
+        replay_query_rru=math.ceil(max(1.0, replayed) * metric_item / 4096),
     )
 
 
@@ -598,8 +622,8 @@ def _lambda(bill: _Bill) -> None:
     work, stack, assumed, price = bill.work, bill.stack, bill.assumptions, bill.prices["lambda"]
     ai_ms = (
         assumed.ai_base_ms
-        + assumed.ai_ms_per_series_point * work.series_points_per_batch
-        + assumed.state_codec_ms * work.state_writes / work.ai_invocations
+        + assumed.ai_ms_per_series_point * (work.series_points + work.replayed_points) / work.ai_invocations
+        + assumed.state_codec_ms * work.state_reads / work.ai_invocations
     )
     gb_s = bill.quantities["lambda_gb_seconds"] = (
         work.ingest_requests * assumed.ingest_ms / 1000 * stack.ingest_memory_mb / 1024
@@ -646,8 +670,10 @@ def _dynamodb(bill: _Bill) -> None:
     housekeeping_rru = (work.sweeper_runs + work.stream_shards * MONTH_S / RULES_TTL_S) * 0.5
     counter_points = work.host_samples * fleet.counter_metrics_per_host
     counter_wru = counter_points * math.ceil(assumed.counter_item_bytes / 1024)
+    replay_rru = work.replay_queries * work.replay_query_rru  # consistent: 1 RRU per 4 KB
     rru = (
-        work.state_writes * math.ceil(state_bytes / 4096) * 0.5
+        work.state_reads * math.ceil(state_bytes / 4096) * 0.5
+        + replay_rru
         + work.dashboard_polls * math.ceil(POLL_LIMIT * assumed.insight_bytes / 4096) * 0.5
         + incident_rru
         + housekeeping_rru
@@ -671,7 +697,7 @@ def _dynamodb(bill: _Bill) -> None:
         "DynamoDB metric writes": metric_wru * wru_price,
         "DynamoDB incident writes": incident_wru * wru_price,
         "DynamoDB counter writes": counter_wru * wru_price,
-        "DynamoDB reads (state + polls)": rru * rru_price,
+        "DynamoDB reads (state + replays + polls)": rru * rru_price,
     }
     if stack.streaming:
         parts["DynamoDB InfiniBand window-state writes"] = work.ib.state_wru * wru_price
@@ -860,7 +886,9 @@ def _sagemaker(bill: _Bill) -> None:
     if not bill.fleet.sagemaker:
         return
     stack, price = bill.stack, bill.prices["sagemaker"]
-    per_minute = bill.work.state_writes / (MONTH_S / 60)  # one endpoint invocation per series per batch
+    # one endpoint invocation per series per batch, and one more for the points it replays since its checkpoint
+    calls = bill.work.state_reads * (2 if bill.work.replay_queries else 1)
+    per_minute = calls / (MONTH_S / 60)
     needed = bill.quantities["sagemaker_instances_needed"] = math.ceil(
         per_minute / stack.sagemaker_target_per_instance_minute
     )

@@ -51,6 +51,8 @@ class AiArgs:
     code: LambdaCode
     api_code: LambdaCode
     metrics_stream_arn: pulumi.Input[str]
+    metrics_table_name: pulumi.Input[str]
+    metrics_table_arn: pulumi.Input[str]
     memory_mb: int
     timeout_s: int
     reserved_concurrency: int
@@ -62,6 +64,8 @@ class AiArgs:
     max_retries: int
     insights_ttl_days: int
     anomaly_threshold: float
+    checkpoint_points: int
+    checkpoint_seconds: int
     plugins: PluginSettings
     """Which detectors run, Bedrock, the SageMaker endpoint (the AI function's `PluginSettings`)."""
     predictions: PredictionSettings
@@ -118,6 +122,7 @@ class AiTier(pulumi.ComponentResource):
             opts=child,
         )
         tables = {
+            METRICS.logical: args.metrics_table_arn,
             INSIGHTS.logical: self.insights_table.arn,
             DETECTOR_STATE.logical: self.state_table.arn,
             CORRELATION.logical: self.correlation_table.arn,
@@ -141,6 +146,9 @@ class AiTier(pulumi.ComponentResource):
         settings = AiSettings(
             insights_table=self.insights_table.name,
             state_table=self.state_table.name,
+            metrics_table=args.metrics_table_name,
+            checkpoint_points=args.checkpoint_points,
+            checkpoint_seconds=args.checkpoint_seconds,
             insights_ttl_days=args.insights_ttl_days,
             anomaly_threshold=args.anomaly_threshold,
             event_bus=args.event_bus_name if publishes else None,

@@ -20,8 +20,8 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-from functools import cache
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from components.config import BuildSettings
@@ -121,12 +121,14 @@ def lambda_python() -> str | None:
     version would be ignored. Without such an interpreter the package ships sources only.
     """
     probe = "import sys; print('%d.%d' % sys.version_info[:2])"
+    settings = BuildSettings.from_env()
+    pyenv = Path(settings.pyenv_root or Path.home() / ".pyenv")
     managed = [  # where pyenv and uv keep the interpreters they installed
-        *sorted(Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")).glob(f"versions/{LAMBDA_PYTHON}.*/bin/python")),
+        *sorted(pyenv.glob(f"versions/{LAMBDA_PYTHON}.*/bin/python")),
         *sorted(Path.home().glob(f".local/share/uv/python/cpython-{LAMBDA_PYTHON}.*/bin/python{LAMBDA_PYTHON}")),
     ]
     for candidate in (
-        BuildSettings.from_env().lambda_python,
+        settings.lambda_python,
         sys.executable,
         shutil.which(f"python{LAMBDA_PYTHON}"),
         *map(str, managed),

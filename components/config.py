@@ -141,6 +141,8 @@ class StackConfig:
     extra_detector_packages = Key("extraDetectorPackages", _strings)
     enrich_min_severity = Key("enrichMinSeverity", str)
     enrich_max_calls = Key("enrichMaxCalls", int)
+    state_checkpoint_points = Key("stateCheckpointPoints", int)
+    state_checkpoint_seconds = Key("stateCheckpointSeconds", int)
     prediction_limits = Key("predictionLimits", _limits)
     prediction_horizon_hours = Key("predictionHorizonHours", int)
     forecast_every_points = Key("forecastEveryPoints", int)
@@ -256,3 +258,4 @@ class BuildSettings(Settings):
         doc="An interpreter of the Lambda runtime's Python (3.12) to compile the packages' bytecode with "
         "(default: python3.12 on PATH; none: sources only)",
     )
+    pyenv_root: str = var("PYENV_ROOT", "", doc="pyenv's interpreters are looked for there too (default ~/.pyenv)")

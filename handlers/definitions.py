@@ -389,6 +389,7 @@ TABLE_ACCESS = (
     TableAccess(INGEST_FN, COUNTERS, ("BatchGetItem", "BatchWriteItem")),
     TableAccess(QUERY_FN, METRICS, ("Query", "Scan")),
     TableAccess(AI_FN, METRICS, STREAM_READ, stream=True),
+    TableAccess(AI_FN, METRICS, ("Query",)),  # points since a series' last state checkpoint (replayed)
     TableAccess(AI_FN, DETECTOR_STATE, ("BatchGetItem", "BatchWriteItem")),
     TableAccess(AI_FN, INSIGHTS, ("PutItem", "UpdateItem")),
     TableAccess(AI_FN, CORRELATION, ("BatchWriteItem", "Query", "PutItem")),

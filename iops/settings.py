@@ -439,6 +439,23 @@ class AiSettings(Settings):
 
     insights_table: str = var(INSIGHTS.env_var)
     state_table: str = var(DETECTOR_STATE.env_var)
+    metrics_table: str | None = var(
+        METRICS.env_var,
+        None,
+        doc="where points since a state checkpoint are read back; unset: state written every batch",
+    )
+    checkpoint_points: int = var(
+        "STATE_CHECKPOINT_POINTS",
+        15,
+        config="stateCheckpointPoints",
+        doc="a series' state is written once this many points were scored since it was last written",
+    )
+    checkpoint_seconds: int = var(
+        "STATE_CHECKPOINT_SECONDS",
+        900,
+        config="stateCheckpointSeconds",
+        doc="... or once its newest point is this much newer than the written state's",
+    )
     insights_ttl_days: int = var("INSIGHTS_TTL_DAYS", 180, config="insightsTtlDays")
     anomaly_threshold: float = var("ANOMALY_THRESHOLD", DEFAULT_ANOMALY_THRESHOLD, config="anomalyThreshold")
     event_bus: str | None = var("EVENT_BUS_NAME", None, doc="unset: insights are stored, not alerted")

@@ -86,6 +86,7 @@ def function_settings(
             env,
             insights_table=INSIGHTS.physical_name(prefix),
             state_table=DETECTOR_STATE.physical_name(prefix),
+            metrics_table=METRICS.physical_name(prefix),
             patterns=PatternSettings.from_env(env, table=CORRELATION.physical_name(prefix)),
             incidents=incidents,
             **ai_values,

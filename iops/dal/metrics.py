@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 from iops_detector_sdk.contract import STREAM_PREFIX
 
 from handlers.definitions import METRICS
+from iops.dal import dynamo
 from iops.dal.pagination import encode_token
 from iops.errors import BadRequest
 from iops.models.common import ENTITY_RE, RESERVED, Metric, iso
@@ -115,3 +116,31 @@ def query_metrics(
     if hostname is None:
         points.sort(key=lambda p: p["timestamp"], reverse=True)
     return {"hostname": hostname, "metrics": points, "nextToken": encode_token(resp.get("LastEvaluatedKey"))}
+
+
+def points_between(ddb: Any, table: str, hostname: str, after_ms: int, before_ms: int) -> dict[int, dict[str, float]]:
+    """Every stored metric of one host with ``after_ms < timestamp < before_ms``: timestamp -> name -> value.
+
+    Consistent reads: the AI tier replays these into a series' state, and must see every point the
+    stream has already delivered.
+    """
+    if before_ms - after_ms <= 1:
+        return {}
+    items = dynamo.query_all(
+        ddb,
+        TableName=table,
+        KeyConditionExpression="hostname = :h AND #ts BETWEEN :lo AND :hi",
+        ExpressionAttributeNames={"#ts": METRICS.range_key},
+        ExpressionAttributeValues={
+            ":h": {"S": hostname},
+            ":lo": {"N": str(after_ms + 1)},
+            ":hi": {"N": str(before_ms - 1)},
+        },
+        ConsistentRead=True,
+    )
+    return {
+        int(item["timestamp"]["N"]): {
+            name: float(value["N"]) for name, value in item.items() if name not in RESERVED and "N" in value
+        }
+        for item in items
+    }

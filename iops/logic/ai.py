@@ -1,7 +1,8 @@
 """The AI tier's work on one batch of DynamoDB stream records, as plain functions.
 
-Records are grouped by series so each series costs one state read and one state write per
-batch; detectors run through `detectors.runtime.score_batch` under one deadline taken from the
+Records are grouped by series so each series costs one state read per batch, and a state write
+only every few points (`iops.logic.checkpoint`: in between, the points since the written state are
+replayed from the Metrics table first, so scores are the same); detectors run through `detectors.runtime.score_batch` under one deadline taken from the
 Lambda's remaining time; points whose combined score passes the threshold become insights with
 deterministic ids (feedback on a series, `iops.logic.feedback`, can raise its threshold or teach it
 what is normal); every insight joins its incident (`iops.logic.incidents`), and incidents, not
@@ -26,6 +27,7 @@ from iops import models
 from iops.dal.detector_state import load_states, save_states
 from iops.dal.insights import store_insight
 from iops.logic import incidents
+from iops.logic.checkpoint import CheckpointPolicy, replay_points
 from iops.logic.explain import template_enrichment
 from iops.logic.feedback import NO_RULES, RulesCache, SeriesRules
 from iops.logic.patterns import Correlation, correlate
@@ -211,8 +213,22 @@ def process_batch(processor: Processor, records: list[dict], deadline: float, re
         return outcome
     states, failed_series = load_states(processor.ddb, settings.state_table, list(by_series))
     scoring_deadline = time.monotonic() + SCORING_SHARE * max(0.0, deadline - time.monotonic())
-    work = {s: (states[s], by_series[s]) for s in by_series if s in states}
     weights = processor.settings.plugins.weights
+    written_at = {s: state.last_timestamp for s, state in states.items()}
+    policy = CheckpointPolicy(settings.checkpoint_points if settings.metrics_table else 1, settings.checkpoint_seconds)
+    replayed: dict[SeriesKey, list[Point]] = {}
+    if policy.points > 1 and settings.metrics_table:
+        replayed, unread = replay_points(processor.ddb, settings.metrics_table, states, by_series)
+        failed_series |= unread
+        caught_up = score_batch(
+            processor.detectors, {s: (states[s], p) for s, p in replayed.items()}, scoring_deadline, weights=weights
+        )
+        if caught_up.timed_out:  # a detector did not catch up: these series are retried, not scored behind
+            log.error("detectors did not replay the points since the checkpoint", detectors=caught_up.timed_out)
+            failed_series |= set(replayed)
+        for result in caught_up.results:
+            predict(result, processor.prediction_settings)  # its forecast state; those insights exist
+    work = {s: (states[s], by_series[s]) for s in by_series if s in states and s not in failed_series}
     scored = score_batch(processor.detectors, work, scoring_deadline, replay=replay, weights=weights)
     outcome.detector_timeouts = scored.timed_out
     outcome.late = scored.late
@@ -274,7 +290,11 @@ def process_batch(processor: Processor, records: list[dict], deadline: float, re
         )
     except Exception as exc:  # noqa: BLE001 - what is due stays due: the sweeper sends it within a minute
         log.error("could not notify incidents", error=exc)
-    ok_results = [r for r in results if r.series not in failed_series]
+    ok_results = [
+        r
+        for r in results
+        if r.series not in failed_series and policy.due(written_at[r.series], len(replayed.get(r.series, ())), r)
+    ]
     failed_series |= save_states(processor.ddb, settings.state_table, ok_results)
     for series in failed_series:
         outcome.failed |= seqs[series]

@@ -39,7 +39,9 @@ def test_api_package_is_small_complete_and_imports() -> None:
         "assert handlers.ingest.__file__.startswith(sys.argv[1]);"
         "assert not any(m.startswith('pulumi') for m in sys.modules)"
     )
-    subprocess.run([sys.executable, "-c", code, str(pkg)], check=True, env={**os.environ, "POWERTOOLS_LOG_LEVEL": "ERROR"})
+    subprocess.run(
+        [sys.executable, "-c", code, str(pkg)], check=True, env={**os.environ, "POWERTOOLS_LOG_LEVEL": "ERROR"}
+    )
 
 
 def test_ai_package_fits_lambdas_unzipped_limit_and_carries_entry_points() -> None:

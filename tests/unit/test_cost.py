@@ -48,9 +48,15 @@ def test_hundred_hosts_api_and_state_writes_by_hand() -> None:
     samples = 100 * 730 * 3600 / 60  # 4,380,000 POSTs a month
     assert e.quantities["ingest_requests"] == pytest.approx(samples)
     assert e.line("API Gateway").usd == pytest.approx(samples / 1e6 * 3.50)
-    # 4 series per host, each written once per point at 7 WRU, $0.625 per million WRU
-    assert e.parts["DynamoDB detector-state writes"] == pytest.approx(samples * 4 * 7 * 0.625 / 1e6)
+    # 4 series per host, each written at a checkpoint (every 15 points) at 7 WRU, $0.625 per million WRU
+    assert cost.StackShape().checkpoint_points == 15
+    assert e.parts["DynamoDB detector-state writes"] == pytest.approx(samples * 4 / 15 * 7 * 0.625 / 1e6)
     assert e.parts["DynamoDB metric writes"] == pytest.approx(samples * 1 * 0.625 / 1e6)
+    every_point = cost.estimate(QUIET, replace(cost.StackShape(), checkpoint_points=1), A)
+    assert every_point.parts["DynamoDB detector-state writes"] == pytest.approx(samples * 4 * 7 * 0.625 / 1e6)
+    # between checkpoints a batch replays 7 points on average (0 to 14), read back by one Query per host
+    assert e.quantities["replayed_points"] == pytest.approx(samples * 4 * 7)
+    assert e.quantities["replay_queries"] == pytest.approx(samples) and every_point.quantities["replay_queries"] == 0
 
 
 def test_dashboard_viewer_polls_every_five_seconds() -> None:
@@ -70,11 +76,13 @@ def test_free_tier_is_explicit_and_only_lowers_the_bill() -> None:
     assert free.line("API Gateway").usd == 0  # 5 hosts: 219,000 requests < 1M (first-year allowance)
 
 
-def test_the_bill_grows_with_the_fleet_and_dynamodb_state_dominates_at_scale() -> None:
+def test_the_bill_grows_with_the_fleet_and_its_driver_is_the_api_once_state_is_checkpointed() -> None:
     totals = [cost.estimate(cost.Fleet(hosts=h), cost.StackShape(), A).total for h in (100, 1000, 10000)]
     assert totals == sorted(totals) and totals[2] > 50 * totals[0]
     big = cost.estimate(cost.Fleet(hosts=10000), cost.StackShape(), A)
-    assert big.driver()[0] == "DynamoDB detector-state writes"
+    assert big.driver()[0] == "API Gateway requests (POST /metrics)"
+    every_point = cost.estimate(cost.Fleet(hosts=10000), replace(cost.StackShape(), checkpoint_points=1), A)
+    assert every_point.driver()[0] == "DynamoDB detector-state writes"
 
 
 def test_batching_samples_per_request_cuts_api_cost_proportionally() -> None:
@@ -84,11 +92,17 @@ def test_batching_samples_per_request_cuts_api_cost_proportionally() -> None:
 
 
 def test_a_batching_window_longer_than_the_interval_shares_state_writes() -> None:
-    short = cost.estimate(QUIET, cost.StackShape(), A).quantities["state_writes"]
-    long = cost.estimate(QUIET, replace(cost.StackShape(), batching_window_s=300, batch_size=10_000), A)
+    per_batch = replace(cost.StackShape(), checkpoint_points=1)
+    short = cost.estimate(QUIET, per_batch, A).quantities["state_writes"]
+    long = cost.estimate(QUIET, replace(per_batch, batching_window_s=300, batch_size=10_000), A)
     assert long.quantities["state_writes"] == pytest.approx(short / 5)
-    capped = cost.estimate(QUIET, replace(cost.StackShape(), batching_window_s=300, batch_size=100), A)
+    capped = cost.estimate(QUIET, replace(per_batch, batching_window_s=300, batch_size=100), A)
     assert capped.quantities["state_writes"] == pytest.approx(short)  # 100 records fill in 60 s: no sharing
+    # with checkpoints every 15 points, 5 points a batch write every third batch: no more, no fewer writes
+    checkpointed = cost.estimate(QUIET, replace(cost.StackShape(), batching_window_s=300, batch_size=10_000), A)
+    assert checkpointed.quantities["state_writes"] == pytest.approx(short / 15)
+    # each batch of 5 replays (15 - 5) / 2 points on average
+    assert checkpointed.quantities["replayed_points"] == pytest.approx(short / 5 * (15 - 5) / 2)
 
 
 def test_sagemaker_endpoint_hours_and_saturation() -> None:
