@@ -272,6 +272,8 @@ class StackShape:
     api_detailed_metrics: bool = _configured("apiDetailedMetrics", _true)
     """MethodSettings metrics_enabled on */* (components/api.py)."""
     log_level: str = _configured("logLevel", lambda v: str(v).upper())
+    lambda_system_log_level: str = _configured("lambdaSystemLogLevel", lambda v: str(v).upper())
+    """WARN: the platform's START/END/REPORT lines are not written (nor billed)."""
     """Above INFO, the per-request and per-batch INFO lines are not written (nor billed)."""
     lambda_tracing_mode: str = _configured("lambdaTracingMode", str)
     """Active: stream- and schedule-triggered runs are sampled too (AWS's 1/s + 5 %); PassThrough: only what the API sampled."""
@@ -336,6 +338,10 @@ class StackShape:
     @property
     def info_logs(self) -> bool:
         return self.log_level in ("DEBUG", "INFO")
+
+    @property
+    def platform_logs(self) -> bool:
+        return self.lambda_system_log_level in ("DEBUG", "INFO")
 
     @property
     def waf_rules(self) -> int:
@@ -722,23 +728,24 @@ def _dynamodb(bill: _Bill) -> None:
 def _cloudwatch(bill: _Bill) -> None:
     work, stack, assumed, price = bill.work, bill.stack, bill.assumptions, bill.prices["cloudwatch"]
     info = 1 if stack.info_logs else 0
+    platform = assumed.lambda_platform_log_bytes if stack.platform_logs else 0
     log_bytes = (
         work.ingest_requests
         * (
-            assumed.lambda_platform_log_bytes
+            platform
             + info * assumed.ingest_app_log_bytes
             + assumed.emf_bytes_per_ingest
             + assumed.access_log_bytes
         )
-        + work.dashboard_polls * (assumed.lambda_platform_log_bytes + assumed.access_log_bytes)
+        + work.dashboard_polls * (platform + assumed.access_log_bytes)
         + work.ai_invocations
         * (
-            assumed.lambda_platform_log_bytes
+            platform
             + info * assumed.ai_app_log_bytes
             + assumed.emf_bytes_per_detector * len(stack.detectors)
         )
         + work.insights * assumed.emf_bytes_per_detector
-        + work.sweeper_runs * assumed.lambda_platform_log_bytes
+        + work.sweeper_runs * platform
         + work.ib.log_bytes
         - (0 if info else work.ib.lambda_invocations * assumed.ib_app_log_bytes)
     )
@@ -1031,7 +1038,8 @@ def _ib_flow(fleet: Fleet, stack: StackShape, assumptions: Assumptions, kinesis:
         / 1024,
         state_wru=state_writes * 2 * math.ceil(assumptions.ib_state_bytes / 1024),
         state_rru=state_writes * 0.5 * math.ceil(assumptions.ib_state_bytes / 4096),
-        log_bytes=(invocations + sim_runs) * (assumptions.lambda_platform_log_bytes + assumptions.ib_app_log_bytes),
+        log_bytes=(invocations + sim_runs)
+        * (assumptions.lambda_platform_log_bytes * stack.platform_logs + assumptions.ib_app_log_bytes),
         kinesis_usd=kinesis_usd,
     )
 

@@ -46,6 +46,7 @@ def _optional_bool(value: Any) -> bool | None:
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
 TRACING_MODES = ("Active", "PassThrough")
 
 
@@ -53,6 +54,13 @@ def _log_level(value: Any) -> str:
     level = str(value).upper()
     if level not in LOG_LEVELS:
         raise ValueError(f"config logLevel must be one of {LOG_LEVELS}, got {value!r}")
+    return level
+
+
+def _system_log_level(value: Any) -> str:
+    level = str(value).upper()
+    if level not in SYSTEM_LOG_LEVELS:
+        raise ValueError(f"config lambdaSystemLogLevel must be one of {SYSTEM_LOG_LEVELS}, got {value!r}")
     return level
 
 
@@ -123,6 +131,7 @@ class StackConfig:
     allowed_origins = Key("allowedOrigins", _strings)
     log_retention_days = Key("logRetentionDays", int)
     log_level = Key("logLevel", _log_level)
+    lambda_system_log_level = Key("lambdaSystemLogLevel", _system_log_level)
     api_detailed_metrics = Key("apiDetailedMetrics", bool)
     lambda_tracing_mode = Key("lambdaTracingMode", _tracing_mode)
     xray_sampling_rate = Key("xraySamplingRate", _share)

@@ -14,6 +14,9 @@ from components.config import StackConfig
 from components.iam import assume_role_policy
 
 LAMBDA_RUNTIME = "python3.12"
+APPLICATION_LOG_LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR"}
+"""``logLevel`` (Powertools' names) -> Lambda's application log level: the same, so Powertools, which
+defers to Lambda's level when both are set, logs what ``logLevel`` says."""
 XRAY_STATEMENT = {
     # X-Ray's write actions support no resource-level permissions: AWS requires "*" here.
     "Effect": "Allow",
@@ -96,6 +99,13 @@ class LambdaFunction(pulumi.ComponentResource):
             timeout=args.timeout_s,
             reserved_concurrent_executions=args.reserved_concurrency,
             tracing_config={"mode": tracing_mode},
+            # JSON lines, so the platform's own (START/END/REPORT) can be filtered by level like the function's
+            logging_config={
+                "log_format": "JSON",
+                "log_group": self.log_group.name,
+                "system_log_level": cfg.lambda_system_log_level,
+                "application_log_level": APPLICATION_LOG_LEVELS[log_level],
+            },
             environment={
                 "variables": {
                     "POWERTOOLS_SERVICE_NAME": args.function_name,

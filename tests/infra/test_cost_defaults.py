@@ -3,12 +3,15 @@ and log level come from each stack's config, and the cost model reads the same k
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from cli import cost
 from tests.infra.harness import Graph, run_program
 
 FN = "aws:lambda/function:Function"
+A = cost.Assumptions(state_bytes=1300)
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
@@ -29,6 +32,11 @@ def test_graph_matches_the_shape_the_bill_is_computed_from(stack: tuple[str, Gra
     functions = graph.of_type(FN)
     assert functions and all(fn.inputs["tracingConfig"] == {"mode": shape.lambda_tracing_mode} for fn in functions)
     assert all(fn.inputs["environment"]["variables"]["POWERTOOLS_LOG_LEVEL"] == shape.log_level for fn in functions)
+    for fn in functions:
+        logging = fn.inputs["loggingConfig"]
+        assert logging["logFormat"] == "JSON" and logging["systemLogLevel"] == shape.lambda_system_log_level
+        assert logging["applicationLogLevel"] == shape.log_level.replace("WARNING", "WARN")
+        assert logging["logGroup"] == f"/aws/lambda/{fn.inputs['name']}"
     wafs = graph.of_type("aws:wafv2/webAcl:WebAcl")
     assert len(wafs) == ((1 + shape.dashboard_site) if shape.waf else 0)
     assert all(len(w.inputs["rules"]) == shape.waf_rules for w in wafs)
@@ -39,6 +47,11 @@ def test_dev_is_cost_aware_and_prod_keeps_per_method_metrics() -> None:
     prod = cost.StackShape.from_config(cost.stack_config("prod"), "prod")
     assert not dev.api_detailed_metrics and dev.lambda_tracing_mode == "PassThrough"
     assert prod.api_detailed_metrics and prod.lambda_tracing_mode == "Active"
+    assert not dev.platform_logs and prod.platform_logs  # START/END/REPORT: dropped in dev, kept in prod
+    with_platform = cost.estimate(cost.Fleet(hosts=100), replace(dev, lambda_system_log_level="INFO"), A)
+    without = cost.estimate(cost.Fleet(hosts=100), dev, A)
+    invocations = without.quantities["lambda_invocations"]
+    assert with_platform.quantities["logs_gb"] - without.quantities["logs_gb"] == pytest.approx(invocations * 400 / 1e9)
 
 
 def test_config_overrides_reach_the_graph() -> None:
@@ -57,3 +70,5 @@ def test_config_overrides_reach_the_graph() -> None:
 def test_a_bad_tracing_mode_is_refused() -> None:
     with pytest.raises(Exception, match="lambdaTracingMode"):
         run_program("dev", {"lambdaTracingMode": "Sometimes"})
+    with pytest.raises(Exception, match="lambdaSystemLogLevel"):
+        run_program("dev", {"lambdaSystemLogLevel": "LOUD"})
