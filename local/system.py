@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 DEV_STACK_CONFIG = REPO_ROOT / "Pulumi.dev.yaml"
 WRITERS_KEY = "iops-dashboard:writers"
 """The dev stack's writers (a YAML list of names): the stack gives each an API key, and so does `iops local`."""
+STOP_GRACE_S = 10.0
+"""How long `stop` lets in-flight batches finish, all workers together (a stop is bounded on a busy machine)."""
 DEFAULT_WRITER = "local"
 
 
@@ -169,21 +172,21 @@ class LocalSystem:
         assert self.api is not None
         return self.api.public_url
 
-    def stop(self) -> None:
+    def stop(self, grace_s: float = STOP_GRACE_S) -> list[str]:
+        """Stop taking work, give in-flight batches ``grace_s`` in all to finish against the running
+        emulator, then stop the servers. Returns the workers still busy at the deadline: their batch is
+        abandoned (the emulator keeps nothing after exit anyway), and the caller must not wait for them."""
         self._stopping.set()
-        if self._sweeper:
-            self._sweeper.join(timeout=5)
-        if self.alerts:
-            self.alerts.stop()
-            self.alerts.join(timeout=5)
-        if self.poller:
-            self.poller.stop()
-            self.poller.join(timeout=5)
-        if self.pump:
-            self.pump.stop()
-            self.pump.join(timeout=5)
+        for worker in (self.alerts, self.poller, self.pump):
+            if worker:
+                worker.stop()
+        deadline = time.monotonic() + grace_s
+        workers = [w for w in (self._sweeper, self.alerts, self.poller, self.pump) if w]
+        for worker in workers:
+            worker.join(timeout=max(0.0, deadline - time.monotonic()))
         if self.api:
             self.api.shutdown()
             self.api.server_close()
         if self.emu:
             self.emu.stop()
+        return [w.name for w in workers if w.is_alive()]
