@@ -151,4 +151,11 @@ def test_state_size_command_reports_series_and_host(capsys) -> None:
         < out["series"]["plain JSON (before 606a08e)"]["bytes"]
     )
     assert now["write_units"] == detector_state.write_units(now["bytes"]) == 2
-    assert out["host"] == {"metrics": 4, "bytes": 4 * now["bytes"], "write_units_per_sample": 8}
+    # the dev stack writes state every 15 points (stateCheckpointPoints) or 15 minutes: 15 samples at 60 s
+    assert out["host"] == {
+        "metrics": 4,
+        "bytes": 4 * now["bytes"],
+        "write_units_per_write": 8,
+        "samples_per_write": 15,
+        "write_units_per_sample": round(8 / 15, 3),
+    }
