@@ -143,13 +143,18 @@ class LstmModel:
         seq = windows[:, :, None]  # (B, T, 1)
         h = np.zeros((len(seq), hidden))
         for index, (w_ih, w_hh, bias) in enumerate(layers):
-            x_proj = seq @ w_ih + bias  # all time steps' input terms at once
+            # One input feature (the first layer): its input term is a product, formed per step. Formed
+            # for all steps at once it is a (B, T, 4H) temporary whose fresh pages cost more than the
+            # recurrence itself; a wider input is one matmul for all steps.
+            scalar_input = w_ih.shape[0] == 1
+            x_proj = None if scalar_input else seq @ w_ih + bias
             h = np.zeros((len(seq), hidden))
             c = np.zeros((len(seq), hidden))
             last = index == len(layers) - 1
             outputs = None if last else np.empty((len(seq), seq.shape[1], hidden))
             for t in range(seq.shape[1]):
-                z = np.tanh(x_proj[:, t] + h @ w_hh)
+                x_t = seq[:, t] * w_ih[0] + bias if x_proj is None else x_proj[:, t]
+                z = np.tanh(x_t + h @ w_hh)
                 gate = 0.5 + 0.5 * z  # sigmoid of the (pre-halved) i, f, o gates; column block 2 is unused
                 c = gate[:, hidden : 2 * hidden] * c + gate[:, :hidden] * z[:, 2 * hidden : 3 * hidden]
                 h = gate[:, 3 * hidden :] * np.tanh(c)

@@ -190,6 +190,17 @@ def test_a_plugin_that_hangs_forever_is_skipped_at_the_deadline(ddb) -> None:
             processor(ddb, detectors), [record(500, "h0", NOW - 60, cpuUsage=20.0)], time.monotonic() + 4
         )
         assert out.detector_timeouts == {"hangs-forever": 1} and threading.active_count() == threads
+        # once it returns, the plugin scores again, on the thread it already has
+        release.set()
+        deadline = time.monotonic() + 5
+        for attempt in range(1000):  # a new point each time, until its hung run has ended
+            point = record(600 + attempt, "h1", NOW - 30 + attempt, cpuUsage=20.0)
+            out = process_batch(processor(ddb, detectors), [point], time.monotonic() + 4)
+            if not out.detector_timeouts or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert out.detector_timeouts == {} and "hangs-forever" in out.detector_seconds
+        assert threading.active_count() == threads
     finally:
         release.set()
 
