@@ -147,6 +147,8 @@ class Assumptions:
     ai_app_log_bytes: int = 800
     """The INFO "batch" line per AI invocation."""
     emf_bytes_per_detector: int = 420
+    emf_bytes_per_ai_batch: int = 300
+    """The AI batch's own EMF document (LatePoints, DetectorsMissing), beside one per detector."""
     access_log_bytes: int = 360
     """One JSON API Gateway access log line (components/api.py ACCESS_LOG_FORMAT)."""
     log_storage_ratio: float = 0.15
@@ -742,6 +744,7 @@ def _cloudwatch(bill: _Bill) -> None:
         * (
             platform
             + info * assumed.ai_app_log_bytes
+            + assumed.emf_bytes_per_ai_batch
             + assumed.emf_bytes_per_detector * len(stack.detectors)
         )
         + work.insights * assumed.emf_bytes_per_detector

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import time
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 
@@ -184,3 +187,60 @@ def test_emit_refuses_a_dimension_set_the_dashboards_do_not_know(capsys: pytest.
     with pytest.raises(ValueError, match="severity"):
         telemetry.emit({"Insights": 1})
     assert capsys.readouterr().out == ""
+
+
+XRAY_TRACE_ID_BYTES = 60
+"""``"xray_trace_id":"1-…-…",``: Powertools adds it in Lambda (the runtime always sets _X_AMZN_TRACE_ID), not here."""
+
+
+def assumed_within(measured: int, assumed: int, what: str) -> None:
+    """The cost model's per-line bytes cover what the handler prints, and by no more than half again."""
+    assert measured <= assumed, f"cost model underestimates {what}: {measured} > {assumed}"
+    assert assumed <= 1.5 * measured, f"cost model overestimates {what}: {assumed} for {measured}"
+
+
+@contextlib.contextmanager
+def info_lines(*loggers) -> Iterator[io.StringIO]:
+    """What ``loggers`` write at INFO (the stack's logLevel default), whatever level and stream they took
+    when first imported; EMF documents still go to stdout."""
+    out = io.StringIO()
+    saved = [(lg, lg.log_level, lg.registered_handler.stream) for lg in loggers]
+    for lg in loggers:
+        lg.registered_handler.stream = out  # not setStream: it flushes the old stream, maybe a closed capture
+        lg.setLevel("INFO")
+    try:
+        yield out
+    finally:
+        for lg, level, stream in saved:
+            lg.setLevel(level)
+            lg.registered_handler.stream = stream
+
+
+def test_the_cost_model_assumes_the_log_bytes_the_handlers_print(ddb, capsys: pytest.CaptureFixture[str]) -> None:
+    from handlers import ai, ingest
+
+    assumed = cost.DEFAULT_ASSUMPTIONS
+    sample = {"hostname": "web-01", "timestamp": 1_790_000_000, "cpuUsage": 12.5, "memoryUsage": 40, "diskIO": 3}
+    with info_lines(ingest.logger) as logs:
+        assert post({"metrics": [sample | {"networkIO": 5}]})["statusCode"] == 200
+    (info,) = [line for line in logs.getvalue().splitlines() if json.loads(line).get("message") == "ingest"]
+    assumed_within(len(info.encode()) + 1 + XRAY_TRACE_ID_BYTES, assumed.ingest_app_log_bytes, "the ingest line")
+    capsys.readouterr()
+
+    ai.reset()
+    try:
+        with info_lines(ai.logger) as logs:
+            for batch in spiky_batches(n=3, spike_at=99, batch=1):  # one record per invocation, as at 100 hosts
+                ai.handler({"Records": batch}, LocalContext(function_name=SERVICE, timeout_s=60))
+    finally:
+        ai.reset()
+    lines = capsys.readouterr().out.splitlines() + logs.getvalue().splitlines()
+    lines = [json.loads(line) | {"bytes": len(line.encode()) + 1} for line in lines if line]
+    batch_lines = [d["bytes"] for d in lines if d.get("message") == "batch"]
+    own_emf = [d["bytes"] for d in lines if "LatePoints" in d]
+    detector_emf = [d["bytes"] for d in lines if "DetectorLatency" in d]
+    # three invocations, each with the three detectors the tests run (Pulumi.yaml's default)
+    assert len(batch_lines) == len(own_emf) == 3 and len(detector_emf) == 3 * 3
+    assumed_within(max(batch_lines) + XRAY_TRACE_ID_BYTES, assumed.ai_app_log_bytes, "the AI batch line")
+    assumed_within(max(own_emf), assumed.emf_bytes_per_ai_batch, "the AI batch's EMF document")
+    assumed_within(max(detector_emf), assumed.emf_bytes_per_detector, "a detector's EMF document")
