@@ -244,3 +244,28 @@ def test_the_cost_model_assumes_the_log_bytes_the_handlers_print(ddb, capsys: py
     assumed_within(max(batch_lines) + XRAY_TRACE_ID_BYTES, assumed.ai_app_log_bytes, "the AI batch line")
     assumed_within(max(own_emf), assumed.emf_bytes_per_ai_batch, "the AI batch's EMF document")
     assumed_within(max(detector_emf), assumed.emf_bytes_per_detector, "a detector's EMF document")
+
+
+def test_the_cost_model_assumes_the_access_log_line_api_gateway_writes() -> None:
+    """The stage's access log format, filled in with the widest values each variable takes."""
+    import re
+
+    from components.api import ACCESS_LOG_FORMAT
+    from handlers.definitions import ROUTES
+
+    widest = {
+        "$context.requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+        "$context.identity.sourceIp": "2001:0db8:85a3:0000:0000:8a2e:0370:7334",  # IPv6, written out
+        "$context.requestTime": "04/Dec/2026:21:10:40 +0000",
+        "$context.httpMethod": max((r.method for r in ROUTES), key=len),
+        "$context.resourcePath": max((r.path for r in ROUTES), key=len),
+        "$context.status": "200",
+        "$context.responseLength": "262144",
+        "$context.responseLatency": "29000",
+        "$context.integrationLatency": "29000",
+        "$context.identity.apiKeyId": "a1b2c3d4e5",
+    }
+    variables = set(re.findall(r"\$context\.[A-Za-z.]+", ACCESS_LOG_FORMAT))
+    assert variables == set(widest), "a new access log field: give it its widest value here"
+    line = re.sub(r"\$context\.[A-Za-z.]+", lambda m: widest[m.group(0)], ACCESS_LOG_FORMAT)
+    assumed_within(len(line.encode()) + 1, cost.DEFAULT_ASSUMPTIONS.access_log_bytes, "the access log line")
