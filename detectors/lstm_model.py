@@ -146,8 +146,7 @@ class LstmModel:
             # One input feature (the first layer): its input term is a product, formed per step. Formed
             # for all steps at once it is a (B, T, 4H) temporary whose fresh pages cost more than the
             # recurrence itself; a wider input is one matmul for all steps.
-            scalar_input = w_ih.shape[0] == 1
-            x_proj = None if scalar_input else seq @ w_ih + bias
+            x_proj = None if w_ih.shape[0] == 1 else seq @ w_ih + bias
             h = np.zeros((len(seq), hidden))
             c = np.zeros((len(seq), hidden))
             last = index == len(layers) - 1

@@ -134,8 +134,7 @@ class _Worker:
 
     def __init__(self, name: str) -> None:
         self._jobs: queue.SimpleQueue[tuple[Callable[[], None], threading.Event]] = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._loop, name=f"detector-{name}", daemon=True)
-        self.thread.start()
+        threading.Thread(target=self._loop, name=f"detector-{name}", daemon=True).start()
 
     def run(self, job: Callable[[], None]) -> threading.Event:
         """Queue ``job``; the event is set when it has ended."""
@@ -234,9 +233,7 @@ def score_batch(
                 timed_out[name] = len(jobs)
                 continue
             _busy.pop(name, None)
-            worker = _workers.get(name)
-            if worker is None or not worker.thread.is_alive():
-                worker = _workers[name] = _Worker(name)
+            worker = _workers.get(name) or _workers.setdefault(name, _Worker(name))
         workers[name] = worker.run(partial(_run_detector, name, detector, jobs, outputs[name]))
     for name, done in workers.items():
         if not done.wait(max(0.0, deadline - time.monotonic())):

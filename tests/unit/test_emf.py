@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -248,8 +249,6 @@ def test_the_cost_model_assumes_the_log_bytes_the_handlers_print(ddb, capsys: py
 
 def test_the_cost_model_assumes_the_access_log_line_api_gateway_writes() -> None:
     """The stage's access log format, filled in with the widest values each variable takes."""
-    import re
-
     from components.api import ACCESS_LOG_FORMAT
     from handlers.definitions import ROUTES
 

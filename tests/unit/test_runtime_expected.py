@@ -29,8 +29,7 @@ def test_expected_and_context_match_a_point_by_point_window_for_young_and_old_se
     state = SeriesState()
     got = []
     for size in (1, 2, 5, 30, 40, 100, 7, 315):  # batches that cross the window's first fill
-        start = sum(1 for _ in got)
-        batch = points[start : start + size]
+        batch = points[len(got) : len(got) + size]
         got += score_series({"zero": Zero()}, SeriesKey("h", "m"), state, batch).results
         state = SeriesState.from_json(state.to_json())
     assert len(got) == len(points)
